@@ -1,0 +1,20 @@
+"""Persistence: the embedded SQLite store (default) and, by URL, PostgreSQL.
+
+In: a database URL from the settings. Out: an open :class:`~tokenomy.store.sqlite.SQLiteStore`
+with its schema migrated. Later issues add the ledger, meter and exchange tables as numbered
+migrations; each migration runs once, inside one transaction.
+"""
+
+from tokenomy.store.migrations import MIGRATIONS, Migration
+from tokenomy.store.sqlite import SQLiteStore
+from tokenomy.store.url import StoreError, StoreURL, open_store, parse_url
+
+__all__ = [
+    "MIGRATIONS",
+    "Migration",
+    "SQLiteStore",
+    "StoreError",
+    "StoreURL",
+    "open_store",
+    "parse_url",
+]

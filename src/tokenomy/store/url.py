@@ -1,0 +1,47 @@
+"""Database URLs: ``sqlite:///relative.db``, ``sqlite:////abs/path.db``, ``postgresql://…``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tokenomy.store.sqlite import SQLiteStore
+
+
+class StoreError(RuntimeError):
+    """A store that cannot be opened or used."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreURL:
+    scheme: str  # "sqlite" or "postgresql"
+    target: str  # a file path for SQLite, the whole URL for PostgreSQL
+
+
+def parse_url(url: str) -> StoreURL:
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///") :]
+        if not path:
+            raise StoreError(f"{url!r}: no database file named")
+        return StoreURL("sqlite", path)
+    if url == "sqlite://" or url == "sqlite:///:memory:":
+        return StoreURL("sqlite", ":memory:")
+    if url.startswith(("postgresql://", "postgres://")):
+        return StoreURL("postgresql", url)
+    raise StoreError(
+        f"unsupported database URL {url!r}; use sqlite:///PATH or postgresql://USER@HOST/DB"
+    )
+
+
+def open_store(url: str) -> SQLiteStore:
+    """Open (creating and migrating if needed) the store named by ``url``."""
+    from tokenomy.store.sqlite import SQLiteStore
+
+    parsed = parse_url(url)
+    if parsed.scheme == "postgresql":
+        raise StoreError(
+            "the PostgreSQL store arrives with the ledger; this version stores only in SQLite "
+            "(sqlite:///PATH)"
+        )
+    return SQLiteStore.open(parsed.target)
