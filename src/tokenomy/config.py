@@ -13,6 +13,10 @@ built-in defaults, the TOML file, environment variables, command-line flags.
 
     [meter]
     default_model = "gpt-4o"
+
+    [pricing]
+    books = ["negotiated.toml"]     # user price books layered over the bundled catalog
+    unpriced = "block"              # or "hold": provisional rate, flagged, repriced later
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ class Settings:
     port: int = DEFAULT_PORT
     database_url: str = DEFAULT_DATABASE_URL
     default_model: str = DEFAULT_MODEL
+    pricing_books: tuple[str, ...] = ()
+    unpriced: str = "block"
     config_path: str | None = None
 
     def with_overrides(self, **changes: Any) -> Settings:
@@ -69,12 +75,23 @@ def load_settings(
             raise ConfigError(f"{path}: {exc}") from None
     elif path_text:
         raise ConfigError(f"config file {path} does not exist")
-    server, database, meter = (_table(data, n) for n in ("server", "database", "meter"))
-    port = env.get("TOKENOMY_PORT", server.get("port", DEFAULT_PORT))
-    try:
-        port = int(port)
-    except (TypeError, ValueError):
-        raise ConfigError(f"port must be an integer, got {port!r}") from None
+    server, database, meter, pricing = (
+        _table(data, n) for n in ("server", "database", "meter", "pricing")
+    )
+    books = pricing.get("books", [])
+    if not isinstance(books, list) or not all(isinstance(b, str) for b in books):
+        raise ConfigError("[pricing] books must be a list of file paths")
+    unpriced = str(env.get("TOKENOMY_UNPRICED", pricing.get("unpriced", "block")))
+    if unpriced not in ("block", "hold"):
+        raise ConfigError(f"[pricing] unpriced must be 'block' or 'hold', got {unpriced!r}")
+    base = path.parent
+    raw_port = env.get("TOKENOMY_PORT", server.get("port", DEFAULT_PORT))
+    if isinstance(raw_port, str) and raw_port.strip().isdigit():
+        port = int(raw_port)
+    elif isinstance(raw_port, int) and not isinstance(raw_port, bool):
+        port = raw_port
+    else:
+        raise ConfigError(f"port must be an integer, got {raw_port!r}")
     if not 0 <= port <= 65535:
         raise ConfigError(f"port must be 0..65535, got {port}")
     return Settings(
@@ -84,5 +101,7 @@ def load_settings(
             env.get("TOKENOMY_DATABASE_URL", database.get("url", DEFAULT_DATABASE_URL))
         ),
         default_model=str(meter.get("default_model", DEFAULT_MODEL)),
+        pricing_books=tuple(str(base / b) for b in books),
+        unpriced=unpriced,
         config_path=str(path) if path.exists() else None,
     )

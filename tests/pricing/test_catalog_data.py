@@ -49,9 +49,10 @@ QUALITIES = frozenset({"frontier", "standard", "economy"})
 TEXT_PRICEABLE = frozenset({"image", "document", "audio", "video"})
 
 FILE_KEYS = frozenset({"provider", "country", "currency", "source", "name", "model"})
-MODEL_KEYS = frozenset({"id", "aliases", "quality", "text_priced", "price"})
+MODEL_KEYS = frozenset({"id", "aliases", "quality", "text_priced", "price", "reasoning_mode"})
 ENTRY_KEYS = (
-    frozenset({"valid_from", "valid_to", "source", "note", "multiplier", "above", "fees"})
+    frozenset({"valid_from", "valid_to", "source", "note", "multiplier", "above", "fees",
+               "reasoning_mode"})
     | SERVICE_TIERS
     | RATE_KEYS
 )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -12,6 +14,10 @@ from tokenomy import __version__
 from tokenomy.config import Settings
 from tokenomy.gateway.errors import install_error_handlers
 from tokenomy.gateway.meter_routes import meter_router
+from tokenomy.gateway.pricing_routes import pricing_router
+from tokenomy.pricing import UnpricedPolicy, load_book
+from tokenomy.pricing.records import Pricing
+from tokenomy.pricing.stu import build_table
 from tokenomy.store import open_store, parse_url
 
 
@@ -47,4 +53,14 @@ def create_app(settings: Settings) -> FastAPI:
         }
 
     app.include_router(meter_router(settings))
+    app.include_router(pricing_router(pricing_context(settings)))
     return app
+
+
+def pricing_context(settings: Settings) -> Pricing:
+    """The book (bundled + the settings' user books), the policy and today's STU table."""
+    books = {path: Path(path).read_text(encoding="utf-8") for path in settings.pricing_books}
+    book = load_book(books)
+    now = datetime.now(UTC)
+    policy = UnpricedPolicy("hold" if settings.unpriced == "hold" else "block")
+    return Pricing(book, policy, build_table(book, now), now)

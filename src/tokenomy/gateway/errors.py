@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from tokenomy.meter.errors import MeterError
+from tokenomy.pricing.errors import PricingError
 
 
 def error_body(kind: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -18,7 +19,7 @@ def error_body(kind: str, message: str, **extra: Any) -> dict[str, Any]:
 
 def install_error_handlers(app: FastAPI) -> None:
     async def meter_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, MeterError)
+        assert isinstance(exc, MeterError | PricingError)
         return JSONResponse(error_body(exc.type, str(exc)), status_code=422)
 
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -36,5 +37,6 @@ def install_error_handlers(app: FastAPI) -> None:
                             status_code=exc.status_code)
 
     app.add_exception_handler(MeterError, meter_error)
+    app.add_exception_handler(PricingError, meter_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)

@@ -24,3 +24,27 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
     ),
 )
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        2,
+        "usage_records",
+        """
+        CREATE TABLE IF NOT EXISTS usage_records (
+            id            TEXT PRIMARY KEY,
+            provider      TEXT NOT NULL,
+            model         TEXT NOT NULL,
+            at            TEXT NOT NULL,
+            service_tier  TEXT NOT NULL,
+            usage_json    TEXT NOT NULL,
+            cost_minor    INTEGER NOT NULL,
+            currency      TEXT NOT NULL,
+            price_version TEXT NOT NULL,
+            provisional   INTEGER NOT NULL,
+            recorded_at   TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS usage_records_at ON usage_records (at);
+        """,
+    ),
+)

@@ -61,5 +61,9 @@ class SQLiteStore:
         row = self._db.execute("SELECT 1").fetchone()
         return bool(row == (1,))
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        return self._db
+
     def close(self) -> None:
         self._db.close()

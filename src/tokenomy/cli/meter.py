@@ -1,54 +1,34 @@
-"""The command line: ``tokenomy <noun> <verb>``. A thin shell over the package.
-
-Every read command takes ``--json``. Errors go to stderr with a non-zero exit: 1 when some
-records failed, 2 for bad usage or input.
-"""
+"""Meter commands: ``serve``, ``count``, ``usage normalize``, ``estimate``."""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TextIO
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from tokenomy.config import ConfigError, Settings, load_settings
+from tokenomy.cli._common import ConfigOpt, JsonFlag, fail, jsonl, print_json, settings
 from tokenomy.meter.errors import MeterError
 from tokenomy.meter.estimate import API_FAMILIES, estimate_request
 from tokenomy.meter.media import Detail
-from tokenomy.meter.models import MODELS, known, resolve
+from tokenomy.meter.models import resolve
 from tokenomy.meter.records import CountItem, count_items, error_line, normalize_record
 
-app = typer.Typer(help="Tokenomy: meter, price, hold, trade and pay for AI tokens.",
-                  no_args_is_help=True, add_completion=False)
 usage_app = typer.Typer(help="Provider usage objects.", no_args_is_help=True)
-app.add_typer(usage_app, name="usage")
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Path to tokenomy.toml.")]
 
 
-def _fail(message: str, code: int = 2) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.command()(count)
+    app.command()(estimate)
+    usage_app.command("normalize")(usage_normalize)
+    app.add_typer(usage_app, name="usage")
 
 
-def _settings(config: Path | None) -> Settings:
-    try:
-        return load_settings(config_path=config)
-    except ConfigError as exc:
-        _fail(str(exc))
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
-
-
-@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8402).")] = None,
@@ -61,17 +41,23 @@ def serve(
     import uvicorn
 
     from tokenomy.gateway import create_app
+    from tokenomy.pricing import BookError
     from tokenomy.store import StoreError, parse_url
 
-    settings = _settings(config).with_overrides(host=host, port=port, database_url=database_url)
+    chosen = settings(config).with_overrides(host=host, port=port, database_url=database_url)
     try:
-        parse_url(settings.database_url)
+        parse_url(chosen.database_url)
     except StoreError as exc:
-        _fail(str(exc))
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+        fail(str(exc))
+    try:
+        app = create_app(chosen)
+    except BookError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{exc.filename}: {exc.strerror or exc}")
+    uvicorn.run(app, host=chosen.host, port=chosen.port, log_level="info")
 
 
-@app.command()
 def count(
     files: Annotated[list[Path], typer.Argument(help="Text, image, audio, video or PDF files.")],
     model: Annotated[
@@ -84,19 +70,19 @@ def count(
     config: ConfigOpt = None,
 ) -> None:
     """Count the input tokens of files: text raw (no chat overhead), media by the model's rules."""
-    model = model or _settings(config).default_model
+    model = model or settings(config).default_model
     items = []
     for path in files:
         try:
             items.append(CountItem(str(path), path.read_bytes(), detail))
         except OSError as exc:
-            _fail(f"{path}: {exc.strerror or exc}")
+            fail(f"{path}: {exc.strerror or exc}")
     try:
         result = count_items(model, items)
     except MeterError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
-        _print_json(result)
+        print_json(result)
         return
     table = Table(title=f"Input tokens for {result['model']}")
     for column in ("path", "modality", "tokens", "method"):
@@ -108,22 +94,11 @@ def count(
     Console().print(table)
 
 
-def _jsonl(stream: TextIO) -> Iterator[tuple[int, Any]]:
-    for number, line in enumerate(stream, 1):
-        if not line.strip():
-            continue
-        try:
-            yield number, json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield number, exc
-
-
-@usage_app.command("normalize")
 def usage_normalize(as_json: JsonFlag = False) -> None:
     """Normalize provider usage objects (JSON lines on stdin) to canonical usage."""
     failed = 0
     rows: list[dict[str, Any]] = []
-    for number, record in _jsonl(sys.stdin):
+    for number, record in jsonl(sys.stdin):
         if isinstance(record, json.JSONDecodeError):
             line = error_line(None, record)
             line["error"].update(type="invalid_json", message=f"line {number}: {record.msg}")
@@ -131,7 +106,7 @@ def usage_normalize(as_json: JsonFlag = False) -> None:
             line = normalize_record(record)
         failed += "error" in line
         if as_json:
-            _print_json(line)
+            print_json(line)
         else:
             rows.append(line)
     if not as_json:
@@ -161,31 +136,6 @@ def _usage_table(rows: list[dict[str, Any]]) -> None:
             console.print(f"[red]{line['id']}: {line['error']['message']}[/red]", highlight=False)
 
 
-@app.command()
-def models(
-    provider: Annotated[str | None, typer.Option(help="Only this provider's models.")] = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """List the models the meter knows, with their tokenizers and media rules."""
-    try:
-        rows = known(provider)
-    except MeterError as exc:
-        _fail(str(exc))
-    if as_json:
-        _print_json({"models": [m.to_json() for m in rows]})
-        return
-    table = Table(title=f"{len(rows)} models")
-    for column in ("model", "provider", "tokenizer", "image", "audio", "video", "max output"):
-        table.add_column(column)
-    for m in rows:
-        j = m.to_json()
-        table.add_row(m.model, m.provider, m.tokenizer + ("" if j["tokenizer_exact"] else " ≈"),
-                      j["image"] or "", "yes" if j["audio"] else "", "yes" if j["video"] else "",
-                      f"{m.max_output_tokens:,}")
-    Console().print(table)
-
-
-@app.command()
 def estimate(
     api: Annotated[str, typer.Option(help=f"Request family: {', '.join(API_FAMILIES)}.")],
     model: Annotated[str | None, typer.Option(help="Model (default: the body's `model`).")] = None,
@@ -195,17 +145,17 @@ def estimate(
     try:
         body = json.load(sys.stdin)
     except json.JSONDecodeError as exc:
-        _fail(f"stdin is not JSON: {exc.msg}")
+        fail(f"stdin is not JSON: {exc.msg}")
     name = model or (body.get("model") if isinstance(body, dict) else None)
     if not isinstance(name, str):
-        _fail("name the model with --model or in the body's `model`")
+        fail("name the model with --model or in the body's `model`")
     try:
         usage = estimate_request(api, body, resolve(name))
     except MeterError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     result = {"model": name, "api": api, **usage.to_json()}
     if as_json:
-        _print_json(result)
+        print_json(result)
         return
     table = Table(title=f"Worst case for {name} ({api})")
     table.add_column("class")
@@ -213,10 +163,3 @@ def estimate(
     for cls, n in result["tokens"].items():
         table.add_row(cls, f"{n:,}")
     Console().print(table)
-
-
-def main() -> None:
-    app()
-
-
-__all__ = ["MODELS", "app", "main"]
