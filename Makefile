@@ -36,6 +36,7 @@ test: lint typecheck pytest
 bench: $(STAMP_TEST)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/meter.py
+	$(BIN)/python bench/pricing.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

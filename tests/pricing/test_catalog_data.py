@@ -56,7 +56,7 @@ ENTRY_KEYS = (
     | SERVICE_TIERS
     | RATE_KEYS
 )
-ABOVE_KEYS = frozenset({"input_tokens"}) | SERVICE_TIERS | RATE_KEYS
+ABOVE_KEYS = frozenset({"input_tokens", "inclusive"}) | SERVICE_TIERS | RATE_KEYS
 TIER_TABLE_KEYS = RATE_KEYS | {"multiplier"}
 
 # --- price history that must be present (model, valid_from, rates) ---------------------------
@@ -295,7 +295,7 @@ def test_model(stem: str, model: dict[str, Any]) -> None:
 
 
 def test_no_float_or_int_anywhere_a_number_could_hide() -> None:
-    """Only `input_tokens` may be an integer; nothing may be a float."""
+    """Only `input_tokens` may be an integer (and `inclusive` a boolean); nothing a float."""
 
     def walk(node: object, path: str) -> None:
         if isinstance(node, dict):
@@ -306,8 +306,10 @@ def test_no_float_or_int_anywhere_a_number_could_hide() -> None:
                 walk(value, f"{path}[{index}]")
         else:
             assert not isinstance(node, float), f"{path}: float {node!r}"
-            if isinstance(node, int):
-                assert path.endswith(".input_tokens") and not isinstance(node, bool), path
+            if isinstance(node, bool):
+                assert path.endswith(".inclusive"), path
+            elif isinstance(node, int):
+                assert path.endswith(".input_tokens"), path
 
     for stem, book in BOOKS.items():
         walk(book, stem)

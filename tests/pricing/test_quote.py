@@ -210,3 +210,28 @@ id = "gpt-4o"
     assert q.version == "negotiated/gpt-4o@2025-01-01(openai/gpt-4o@2024-10-02)"
     before = quote(book, usage, "gpt-4o", datetime(2024, 6, 1, tzinfo=UTC))
     assert before.version == "openai/gpt-4o@2024-05-13"  # the discount starts in 2025
+
+
+def test_moonshot_minimax_and_xai(book: PriceBook) -> None:
+    """kimi-k2-0905: in 0.60, cache hit 0.15, out 2.50 (cached_tokens inside prompt_tokens);
+    MiniMax-M2: in 0.30, read 0.03, write 0.375, out 1.20 (Anthropic-compatible usage);
+    grok-4: in 3.00, read 0.75, out 15.00; ≥ 128K input: 6.00 / 30.00 (xAI's tier is
+    inclusive), reasoning outside completion_tokens when total_tokens says so."""
+    kimi = normalize("moonshot", "chat", {
+        "prompt_tokens": 10_000, "completion_tokens": 1_000, "total_tokens": 11_000,
+        "cached_tokens": 6_000})
+    assert quote(book, kimi, "kimi-k2-0905-preview", NOW).total == nano(
+        (4_000, "0.60"), (6_000, "0.15"), (1_000, "2.50"))
+    minimax = normalize("minimax", "messages", {
+        "input_tokens": 100, "cache_creation_input_tokens": 2_000,
+        "cache_read_input_tokens": 8_000, "output_tokens": 500})
+    assert quote(book, minimax, "MiniMax-M2", NOW).total == nano(
+        (100, "0.30"), (2_000, "0.375"), (8_000, "0.03"), (500, "1.20"))
+    grok = normalize("xai", "chat", {
+        "prompt_tokens": 1_000, "completion_tokens": 200, "total_tokens": 1_500,
+        "completion_tokens_details": {"reasoning_tokens": 300}})
+    assert grok.reasoning.text == 300 and grok.output.text == 200
+    assert quote(book, grok, "grok-4", NOW).total == nano(
+        (1_000, "3.00"), (200, "15.00"), (300, "15.00"))
+    at_threshold = quote(book, Usage.build(input=128_000, output=10), "grok-4", NOW)
+    assert at_threshold.total == nano((128_000, "6.00"), (10, "30.00"))

@@ -172,7 +172,7 @@ class SlotRates:
     entry: PriceEntry
     tier_rule: str
     slots: tuple[Rate | None, ...]  # 25, class-major like Usage.counts
-    cache_write_ttl: Mapping[str, tuple[Rate | None, ...]]  # "5m"/"1h" → 5 modality rates
+    cache_write_ttl: dict[str, tuple[Rate | None, ...]]  # "5m"/"1h" → 5 modality rates
     fees: Mapping[str, Rate]
 
 
@@ -236,7 +236,7 @@ def resolve_slots(entry: PriceEntry, tier_index: int, service_tier: str) -> Slot
     fees = {name: Rate(value * fee_factor, _minor(value.scaleb(6), scale), rule)
             for name, value in entry.fees.items()}
     assert set(CLASS_KEYS) >= {"input", "output"}
-    return SlotRates(entry, rule, slots, MappingProxyType(ttl), MappingProxyType(fees))
+    return SlotRates(entry, rule, slots, ttl, MappingProxyType(fees))
 
 
 @dataclass

@@ -13,7 +13,6 @@ reasoned bills its visible output at the reasoning rate too.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from itertools import compress
@@ -69,7 +68,7 @@ class Quote(NamedTuple):
     version: str
     currency: Asset
     total: int  # minor units of ``currency``
-    lines: tuple[Line, ...]
+    items: tuple[tuple[Any, ...], ...]  # the lines' fields, as plain tuples (see ``lines``)
     tier_rule: str
     service_tier: str
     provisional: bool
@@ -78,6 +77,11 @@ class Quote(NamedTuple):
     @property
     def total_decimal(self) -> Decimal:
         return Decimal(self.total).scaleb(-self.currency.scale)
+
+    @property
+    def lines(self) -> tuple[Line, ...]:
+        """The line items. (Built on demand: a quote on the hot path may never need them.)"""
+        return tuple(Line._make(item) for item in self.items)
 
     def cost_text(self) -> str:
         return format_minor(self.total, self.currency.scale)
@@ -109,20 +113,25 @@ def _amount(tokens: int, rate: Rate) -> int:
     return quantize(tokens * per, 0, Rounding.HALF_EVEN)
 
 
-def _ttl_parts(usage: Usage) -> Iterator[tuple[int, str | None, int]]:
+def _ttl_parts(usage: Usage) -> list[tuple[int, str | None, int]]:
     """Cache writes as (modality index, TTL label or None, tokens); TTL-labelled tokens are
     assigned to modalities text first, as the normalizers assign unsplit cache counts."""
     counts = list(usage.counts[_CACHE_WRITE * _N_MOD : (_CACHE_WRITE + 1) * _N_MOD])
-    for label, tokens in usage.cache_write_ttl:
+    ttl = usage.cache_write_ttl
+    if not any(counts[1:]):  # text only: the common case, no per-modality walk
+        rest = counts[0] - sum(tokens for _, tokens in ttl)
+        parts: list[tuple[int, str | None, int]] = [(0, label, n) for label, n in ttl]
+        return [*parts, (0, None, rest)] if rest else parts
+    parts = []
+    for label, tokens in ttl:
         for m in range(_N_MOD):
             take = min(tokens, counts[m])
             if take:
-                yield m, label, take
+                parts.append((m, label, take))
                 counts[m] -= take
                 tokens -= take
-    for m, rest in enumerate(counts):
-        if rest:
-            yield m, None, rest
+    parts.extend((m, None, rest) for m, rest in enumerate(counts) if rest)
+    return parts
 
 
 def quote(
@@ -162,7 +171,7 @@ def _price(usage: Usage, model: str, slots: SlotRates, service_tier: str,
     rates = slots.slots
     has_ttl = bool(usage.cache_write_ttl)
     reasoned = entry.reasoning_mode == "all_output" and any(counts[_REASONING * _N_MOD :])
-    lines: list[Line] = []
+    lines: list[tuple[Any, ...]] = []
     total = 0
     provisional = entry.version == PROVISIONAL_VERSION
     for i in compress(_SLOTS, counts):  # only the non-zero slots
@@ -180,19 +189,22 @@ def _price(usage: Usage, model: str, slots: SlotRates, service_tier: str,
         per = rate.minor_per_token
         amount = tokens * per if type(per) is int else quantize(tokens * per, 0, _HALF_EVEN)
         total += amount
-        lines.append(Line(_CLASS_NAMES[c], _MOD_NAMES[m], tokens, rate, amount, None, held))
+        lines.append((_CLASS_NAMES[c], _MOD_NAMES[m], tokens, rate, amount, None, held))
     if has_ttl:
+        by_ttl = slots.cache_write_ttl
         for m, label, tokens in _ttl_parts(usage):
-            ttl_rates = slots.cache_write_ttl.get(label) if label else None
+            ttl_rates = by_ttl.get(label) if label else None
             rate = ttl_rates[m] if ttl_rates else rates[_CACHE_WRITE * _N_MOD + m]
-            held = rate is None
             if rate is None:
                 what = f"cache_write/{label} tokens of modality {_MOD_NAMES[m]}"
                 rate = _provisional(model, policy, "cache_write", what, scale)
-                provisional = True
-            amount = _amount(tokens, rate)
+                provisional = held = True
+            else:
+                held = False
+            per = rate.minor_per_token
+            amount = tokens * per if type(per) is int else quantize(tokens * per, 0, _HALF_EVEN)
             total += amount
-            lines.append(Line("cache_write", _MOD_NAMES[m], tokens, rate, amount, label, held))
+            lines.append(("cache_write", _MOD_NAMES[m], tokens, rate, amount, label, held))
     if usage.extras or "request" in slots.fees:
         total, held_fees = _fees(usage, slots, model, policy, scale, lines, total)
         provisional = provisional or held_fees
@@ -201,7 +213,7 @@ def _price(usage: Usage, model: str, slots: SlotRates, service_tier: str,
 
 
 def _fees(usage: Usage, slots: SlotRates, model: str, policy: UnpricedPolicy, scale: int,
-          lines: list[Line], total: int) -> tuple[int, bool]:
+          lines: list[tuple[Any, ...]], total: int) -> tuple[int, bool]:
     fees = slots.fees
     units = dict(usage.extras)
     if "request" in fees:
@@ -219,5 +231,5 @@ def _fees(usage: Usage, slots: SlotRates, model: str, policy: UnpricedPolicy, sc
         if count:
             amount = _amount(count, rate)
             total += amount
-            lines.append(Line("fee", name, count, rate, amount, None, held))
+            lines.append(("fee", name, count, rate, amount, None, held))
     return total, provisional
