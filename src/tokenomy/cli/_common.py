@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TextIO
@@ -46,6 +47,41 @@ def jsonl(stream: TextIO) -> Iterator[tuple[int, Any]]:
             yield number, json.loads(line)
         except json.JSONDecodeError as exc:
             yield number, exc
+
+
+@dataclass(frozen=True, slots=True)
+class Lines:
+    rows: list[dict[str, Any]]  # the result lines (empty with --json: those were printed)
+    count: int  # input lines read (blank ones skipped)
+    failed: int  # of which ended in an error line
+
+
+def each_line(as_json: bool, handle: Callable[[Any], dict[str, Any]]) -> Lines:
+    """Run ``handle`` on every JSON line of stdin. With ``--json`` each result is printed at
+    once (streaming); otherwise they are returned for a table. A line that is not JSON becomes
+    an ``invalid_json`` error line; the rest go on."""
+    rows: list[dict[str, Any]] = []
+    failed = count = 0
+    for number, item in jsonl(sys.stdin):
+        if isinstance(item, json.JSONDecodeError):
+            line: dict[str, Any] = {"id": None, "error": {
+                "type": "invalid_json", "message": f"line {number}: {item.msg}"}}
+        else:
+            line = handle(item)
+        count += 1
+        failed += "error" in line
+        if as_json:
+            print_json(line)
+        else:
+            rows.append(line)
+    return Lines(rows, count, failed)
+
+
+def exit_if_failed(failed: int) -> None:
+    """Non-zero exit (1) when any record failed; the others were still processed."""
+    if failed:
+        typer.echo(f"error: {failed} record(s) failed", err=True)
+        raise typer.Exit(1)
 
 
 def now() -> datetime:

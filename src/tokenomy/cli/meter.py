@@ -11,12 +11,20 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tokenomy.cli._common import ConfigOpt, JsonFlag, fail, jsonl, print_json, settings
+from tokenomy.cli._common import (
+    ConfigOpt,
+    JsonFlag,
+    each_line,
+    exit_if_failed,
+    fail,
+    print_json,
+    settings,
+)
 from tokenomy.meter.errors import MeterError
 from tokenomy.meter.estimate import API_FAMILIES, estimate_request
 from tokenomy.meter.media import Detail
 from tokenomy.meter.models import resolve
-from tokenomy.meter.records import CountItem, count_items, error_line, normalize_record
+from tokenomy.meter.records import CountItem, count_items, normalize_record
 
 usage_app = typer.Typer(help="Provider usage objects.", no_args_is_help=True)
 
@@ -96,24 +104,10 @@ def count(
 
 def usage_normalize(as_json: JsonFlag = False) -> None:
     """Normalize provider usage objects (JSON lines on stdin) to canonical usage."""
-    failed = 0
-    rows: list[dict[str, Any]] = []
-    for number, record in jsonl(sys.stdin):
-        if isinstance(record, json.JSONDecodeError):
-            line = error_line(None, record)
-            line["error"].update(type="invalid_json", message=f"line {number}: {record.msg}")
-        else:
-            line = normalize_record(record)
-        failed += "error" in line
-        if as_json:
-            print_json(line)
-        else:
-            rows.append(line)
+    lines = each_line(as_json, normalize_record)
     if not as_json:
-        _usage_table(rows)
-    if failed:
-        typer.echo(f"error: {failed} record(s) failed", err=True)
-        raise typer.Exit(1)
+        _usage_table(lines.rows)
+    exit_if_failed(lines.failed)
 
 
 def _usage_table(rows: list[dict[str, Any]]) -> None:

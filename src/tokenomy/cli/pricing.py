@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
@@ -18,8 +17,9 @@ from tokenomy.cli._common import (
     BookOpt,
     ConfigOpt,
     JsonFlag,
+    each_line,
+    exit_if_failed,
     fail,
-    jsonl,
     now,
     print_json,
     read_books,
@@ -27,7 +27,6 @@ from tokenomy.cli._common import (
 )
 from tokenomy.meter.errors import MeterError
 from tokenomy.meter.models import MODELS
-from tokenomy.meter.records import error_line
 from tokenomy.meter.usage import Usage
 from tokenomy.money import Asset
 from tokenomy.pricing import BookError, PriceBook, PricingError, UnpricedPolicy, load_book
@@ -282,37 +281,25 @@ def cost(
     """Price usage records (JSON lines on stdin): exact costs with line items."""
     pricing = _pricing(config, book, unpriced)
     totals: dict[Asset, int] = defaultdict(int)
-    records = errors = 0
-    rows: list[dict[str, Any]] = []
-    priced_all: list[Priced] = []
-    for number, item in jsonl(sys.stdin):
-        records += 1
-        if isinstance(item, Exception):
-            line = error_line(None, item)
-            line["error"].update(type="invalid_json", message=f"line {number}: {item}")
-            priced = None
-        else:
-            line, priced = cost_line(item, pricing)
-        if priced is None:
-            errors += 1
-        else:
+    kept: list[Priced] = []
+
+    def handle(item: Any) -> dict[str, Any]:
+        line, priced = cost_line(item, pricing)
+        if priced is not None:
             totals[priced.quote.currency] += priced.quote.total
             if record:
-                priced_all.append(priced)
-        if as_json:
-            print_json(line)
-        else:
-            rows.append(line)
-    summary = summary_line(totals, records, errors)
-    if record and priced_all:
-        _record(priced_all, database_url or settings(config).database_url)
+                kept.append(priced)
+        return line
+
+    lines = each_line(as_json, handle)
+    summary = summary_line(totals, lines.count, lines.failed)
+    if record and kept:
+        _record(kept, database_url or settings(config).database_url)
     if as_json:
         print_json(summary)
     else:
-        _cost_table(rows, summary)
-    if errors:
-        typer.echo(f"error: {errors} record(s) failed", err=True)
-        raise typer.Exit(1)
+        _cost_table(lines.rows, summary)
+    exit_if_failed(lines.failed)
 
 
 def _row_of(priced: Priced, recorded_at: datetime) -> UsageRow:
@@ -401,24 +388,17 @@ def stu_convert(
 ) -> None:
     """State usage (JSON lines on stdin) in STU, with active context tokens beside it."""
     pricing = _pricing(config, book, "hold")
-    failed = 0
-    rows = []
-    for number, item in jsonl(sys.stdin):
-        if isinstance(item, Exception):
-            line: dict[str, Any] = {"id": None, "error": {
-                "type": "invalid_json", "message": f"line {number}: {item}"}}
-        else:
-            full, priced = cost_line(item, pricing)
-            line = full if priced is None else {
-                "id": full["id"], "model": full["model"], "quality": priced.quote.entry.quality,
+
+    def handle(item: Any) -> dict[str, Any]:
+        full, priced = cost_line(item, pricing)
+        if priced is None:
+            return full
+        return {"id": full["id"], "model": full["model"], "quality": priced.quote.entry.quality,
                 "stu": full["stu"], "active_context_tokens": full["active_context_tokens"],
-                "stu_table": pricing.stu.version,
-            }
-        failed += "error" in line
-        if as_json:
-            print_json(line)
-        else:
-            rows.append(line)
+                "stu_table": pricing.stu.version}
+
+    lines = each_line(as_json, handle)
+    rows, failed = lines.rows, lines.failed
     if not as_json:
         out = Table(title=f"Usage in STU ({pricing.stu.version})")
         for column in ("id", "model", "quality", "STU", "active context"):
@@ -430,9 +410,7 @@ def stu_convert(
                 out.add_row(str(line["id"]), line["model"], line["quality"], line["stu"],
                             line["active_context_tokens"] or "—")
         Console().print(out)
-    if failed:
-        typer.echo(f"error: {failed} record(s) failed", err=True)
-        raise typer.Exit(1)
+    exit_if_failed(failed)
 
 
 # -- models --------------------------------------------------------------------------------------
