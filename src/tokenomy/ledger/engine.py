@@ -1,0 +1,504 @@
+"""The ledger's state machine: batches of accounts and transfers in, result codes out.
+
+Pure: the store hands in a :class:`Snapshot` of everything a batch can touch (the accounts it
+names, the transfers whose ids it uses or posts, their pending status, the retired ids) and a
+starting timestamp; the engine returns the result of every event and the state to write. The
+same code runs under SQLite, PostgreSQL and the in-memory store, so they cannot disagree.
+
+Semantics and validation order follow TigerBeetle's reference model (``reference_model.zig``):
+
+* a transfer moves ``amount`` from ``debit_account_id`` to ``credit_account_id``, same ledger;
+* ``pending`` reserves (``debits_pending``/``credits_pending``); ``post_pending_transfer``
+  captures ≤ the reservation and releases the rest (``AMOUNT_MAX`` = all of it);
+  ``void_pending_transfer`` releases all; a pending transfer with a ``timeout`` expires at
+  ``timestamp + timeout`` seconds, and a post or void after that answers
+  ``pending_transfer_expired``;
+* ``linked`` chains succeed or fail as one: on the first failure the chain's effects are undone,
+  the failing event gets its code and the others ``linked_event_failed``;
+* the id is the idempotency key: a replay answers ``exists`` (or
+  ``exists_with_different_<field>``) and changes nothing; an id that failed for a transient
+  reason (see :data:`TRANSIENT`) is retired and answers ``id_already_failed``;
+* ``balancing_debit``/``balancing_credit`` move at most what the limit allows;
+* ``debits_must_not_exceed_credits`` / ``credits_must_not_exceed_debits`` are never broken
+  (``exceeds_credits`` / ``exceeds_debits``), counting pending amounts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from tokenomy._invariant import invariant
+from tokenomy.ledger.types import (
+    AMOUNT_MAX,
+    BATCH_MAX,
+    NS_PER_S,
+    TRANSIENT,
+    U64_MAX,
+    U128_MAX,
+    Account,
+    AccountFlags,
+    CreateAccountResult,
+    CreateTransferResult,
+    PendingStatus,
+    Transfer,
+    TransferFlags,
+)
+
+R = CreateTransferResult
+A = CreateAccountResult
+F = TransferFlags
+_RESERVED_TRANSFER = F.CLOSING_DEBIT | F.CLOSING_CREDIT | F.IMPORTED
+_POST_OR_VOID = F.POST_PENDING_TRANSFER | F.VOID_PENDING_TRANSFER
+_BALANCING = F.BALANCING_DEBIT | F.BALANCING_CREDIT
+_DMNEC = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
+_CMNED = AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS
+
+
+class BatchTooLargeError(ValueError):
+    """More events than :data:`BATCH_MAX` in one batch."""
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """What a batch may read. Keys the store did not load are taken as absent."""
+
+    accounts: dict[int, Account] = field(default_factory=dict)
+    transfers: dict[int, Transfer] = field(default_factory=dict)
+    pending: dict[int, tuple[PendingStatus, int]] = field(default_factory=dict)  # → expires_at
+    failed: set[int] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class TransferOutcome:
+    """What to write after a transfer batch."""
+
+    results: tuple[CreateTransferResult, ...]
+    created: tuple[Transfer, ...]  # in order, with timestamps
+    accounts: dict[int, Account]  # final state of every account whose balances changed
+    pending: dict[int, tuple[PendingStatus, int]]  # new or changed pending statuses
+    failed: tuple[int, ...]  # ids retired by this batch
+
+
+def _exists(t: Transfer, e: Transfer) -> CreateTransferResult:
+    """A replay: ``exists`` if it asks for what was done, else which field differs."""
+    if t.flags != e.flags:
+        return R.EXISTS_WITH_DIFFERENT_FLAGS
+    if t.pending_id != e.pending_id:
+        return R.EXISTS_WITH_DIFFERENT_PENDING_ID
+    if t.timeout != e.timeout:
+        return R.EXISTS_WITH_DIFFERENT_TIMEOUT
+    resolving = bool(t.flags & _POST_OR_VOID)
+    # A post/void may leave accounts, ledger and code zero (taken from the pending transfer).
+    if t.debit_account_id != e.debit_account_id and not (resolving and t.debit_account_id == 0):
+        return R.EXISTS_WITH_DIFFERENT_DEBIT_ACCOUNT_ID
+    if t.credit_account_id != e.credit_account_id and not (
+            resolving and t.credit_account_id == 0):
+        return R.EXISTS_WITH_DIFFERENT_CREDIT_ACCOUNT_ID
+    if t.amount != e.amount and not (t.flags & _BALANCING) and not (
+            resolving and t.amount == AMOUNT_MAX):
+        return R.EXISTS_WITH_DIFFERENT_AMOUNT
+    if t.user_data_128 != e.user_data_128:
+        return R.EXISTS_WITH_DIFFERENT_USER_DATA_128
+    if t.user_data_64 != e.user_data_64:
+        return R.EXISTS_WITH_DIFFERENT_USER_DATA_64
+    if t.user_data_32 != e.user_data_32:
+        return R.EXISTS_WITH_DIFFERENT_USER_DATA_32
+    if t.ledger != e.ledger and not (resolving and t.ledger == 0):
+        return R.EXISTS_WITH_DIFFERENT_LEDGER
+    if t.code != e.code and not (resolving and t.code == 0):
+        return R.EXISTS_WITH_DIFFERENT_CODE
+    return R.EXISTS
+
+
+class _Batch:
+    """Working state of one transfer batch, with an undo log for linked chains."""
+
+    __slots__ = ("accounts", "balances", "created", "failed", "pending", "snapshot", "undo")
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self.balances: dict[int, list[int]] = {}  # id → [dp, dpo, cp, cpo]
+        self.created: dict[int, Transfer] = {}
+        self.pending: dict[int, tuple[PendingStatus, int]] = {}
+        self.failed: list[int] = []
+        self.undo: list[tuple[str, int, object]] = []
+
+    # -- reads --------------------------------------------------------------------------
+    def account(self, account_id: int) -> Account | None:
+        return self.snapshot.accounts.get(account_id)
+
+    def balance(self, account: Account) -> list[int]:
+        found = self.balances.get(account.id)
+        if found is None:
+            found = [account.debits_pending, account.debits_posted, account.credits_pending,
+                     account.credits_posted]
+            self.balances[account.id] = found
+        return found
+
+    def transfer(self, transfer_id: int) -> Transfer | None:
+        return self.created.get(transfer_id) or self.snapshot.transfers.get(transfer_id)
+
+    def status(self, transfer_id: int) -> tuple[PendingStatus, int] | None:
+        return self.pending.get(transfer_id) or self.snapshot.pending.get(transfer_id)
+
+    # -- writes (undoable) --------------------------------------------------------------
+    def adjust(self, account: Account, dp: int, dpo: int, cp: int, cpo: int) -> None:
+        b = self.balance(account)
+        self.undo.append(("balance", account.id, list(b)))
+        b[0] += dp
+        b[1] += dpo
+        b[2] += cp
+        b[3] += cpo
+
+    def create(self, t: Transfer) -> None:
+        self.undo.append(("created", t.id, None))
+        self.created[t.id] = t
+
+    def set_status(self, transfer_id: int, status: PendingStatus, expires_at: int) -> None:
+        self.undo.append(("pending", transfer_id, self.pending.get(transfer_id)))
+        self.pending[transfer_id] = (status, expires_at)
+
+    def rollback(self, mark: int) -> None:
+        while len(self.undo) > mark:
+            kind, key, before = self.undo.pop()
+            if kind == "balance":
+                assert isinstance(before, list)
+                self.balances[key][:] = before
+            elif kind == "created":
+                del self.created[key]
+            elif before is None:
+                del self.pending[key]
+            else:
+                assert isinstance(before, tuple)
+                self.pending[key] = before
+
+
+def _limits(dr: Account, drb: list[int], cr: Account, crb: list[int],
+            amount: int) -> CreateTransferResult | None:
+    """Overflow and balance-limit checks for debiting ``dr`` / crediting ``cr`` by amount."""
+    if drb[0] + amount > U128_MAX:
+        return R.OVERFLOWS_DEBITS_PENDING
+    if crb[2] + amount > U128_MAX:
+        return R.OVERFLOWS_CREDITS_PENDING
+    if drb[1] + amount > U128_MAX:
+        return R.OVERFLOWS_DEBITS_POSTED
+    if crb[3] + amount > U128_MAX:
+        return R.OVERFLOWS_CREDITS_POSTED
+    if drb[0] + drb[1] + amount > U128_MAX:
+        return R.OVERFLOWS_DEBITS
+    if crb[2] + crb[3] + amount > U128_MAX:
+        return R.OVERFLOWS_CREDITS
+    if dr.flags & _DMNEC and drb[0] + drb[1] + amount > drb[3]:
+        return R.EXCEEDS_CREDITS
+    if cr.flags & _CMNED and crb[2] + crb[3] + amount > crb[1]:
+        return R.EXCEEDS_DEBITS
+    return None
+
+
+def _post_or_void(batch: _Batch, t: Transfer) -> CreateTransferResult:
+    if t.pending_id == 0:
+        return R.PENDING_ID_MUST_NOT_BE_ZERO
+    if t.pending_id == U128_MAX:
+        return R.PENDING_ID_MUST_NOT_BE_INT_MAX
+    if t.pending_id == t.id:
+        return R.PENDING_ID_MUST_BE_DIFFERENT
+    if t.timeout != 0:
+        return R.TIMEOUT_RESERVED_FOR_PENDING_TRANSFER
+    p = batch.transfer(t.pending_id)
+    if p is None:
+        return R.PENDING_TRANSFER_NOT_FOUND
+    if not p.flags & F.PENDING:
+        return R.PENDING_TRANSFER_NOT_PENDING
+    if t.debit_account_id and t.debit_account_id != p.debit_account_id:
+        return R.PENDING_TRANSFER_HAS_DIFFERENT_DEBIT_ACCOUNT_ID
+    if t.credit_account_id and t.credit_account_id != p.credit_account_id:
+        return R.PENDING_TRANSFER_HAS_DIFFERENT_CREDIT_ACCOUNT_ID
+    if t.ledger and t.ledger != p.ledger:
+        return R.PENDING_TRANSFER_HAS_DIFFERENT_LEDGER
+    if t.code and t.code != p.code:
+        return R.PENDING_TRANSFER_HAS_DIFFERENT_CODE
+    posting = bool(t.flags & F.POST_PENDING_TRANSFER)
+    if posting:
+        amount = p.amount if t.amount == AMOUNT_MAX else t.amount
+        if amount > p.amount:
+            return R.EXCEEDS_PENDING_TRANSFER_AMOUNT
+    else:
+        if t.amount not in (0, p.amount, AMOUNT_MAX):
+            return R.PENDING_TRANSFER_HAS_DIFFERENT_AMOUNT
+        amount = p.amount
+    state = batch.status(p.id)
+    invariant(state is not None, f"pending transfer {p.id} has no status")
+    assert state is not None
+    status, expires_at = state
+    if status is PendingStatus.POSTED:
+        return R.PENDING_TRANSFER_ALREADY_POSTED
+    if status is PendingStatus.VOIDED:
+        return R.PENDING_TRANSFER_ALREADY_VOIDED
+    if status is PendingStatus.EXPIRED or (expires_at and expires_at <= t.timestamp):
+        return R.PENDING_TRANSFER_EXPIRED
+    dr, cr = batch.account(p.debit_account_id), batch.account(p.credit_account_id)
+    invariant(dr is not None and cr is not None, f"pending {p.id} names a missing account")
+    assert dr is not None and cr is not None
+    drb, crb = batch.balance(dr), batch.balance(cr)
+    invariant(drb[0] >= p.amount and crb[2] >= p.amount, f"pending {p.id} not reserved")
+    if posting and (drb[1] + amount > U128_MAX or crb[3] + amount > U128_MAX):
+        return R.OVERFLOWS_DEBITS_POSTED if drb[1] + amount > U128_MAX else (
+            R.OVERFLOWS_CREDITS_POSTED)
+    posted = amount if posting else 0
+    batch.adjust(dr, -p.amount, posted, 0, 0)
+    batch.adjust(cr, 0, 0, -p.amount, posted)
+    batch.set_status(p.id, PendingStatus.POSTED if posting else PendingStatus.VOIDED,
+                     expires_at)
+    batch.create(replace(t, debit_account_id=p.debit_account_id,
+                         credit_account_id=p.credit_account_id, ledger=p.ledger,
+                         code=p.code, amount=amount))
+    return R.OK
+
+
+def _check_shape(t: Transfer) -> CreateTransferResult | None:
+    """The checks that read no state, for an ordinary or pending transfer."""
+    if t.debit_account_id == 0:
+        return R.DEBIT_ACCOUNT_ID_MUST_NOT_BE_ZERO
+    if t.debit_account_id == U128_MAX:
+        return R.DEBIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX
+    if t.credit_account_id == 0:
+        return R.CREDIT_ACCOUNT_ID_MUST_NOT_BE_ZERO
+    if t.credit_account_id == U128_MAX:
+        return R.CREDIT_ACCOUNT_ID_MUST_NOT_BE_INT_MAX
+    if t.debit_account_id == t.credit_account_id:
+        return R.ACCOUNTS_MUST_BE_DIFFERENT
+    if t.pending_id != 0:
+        return R.PENDING_ID_MUST_BE_ZERO
+    if t.timeout != 0 and not t.flags & F.PENDING:
+        return R.TIMEOUT_RESERVED_FOR_PENDING_TRANSFER
+    if t.amount == 0 and not t.flags & _BALANCING:
+        return R.AMOUNT_MUST_NOT_BE_ZERO
+    if t.ledger == 0:
+        return R.LEDGER_MUST_NOT_BE_ZERO
+    if t.code == 0:
+        return R.CODE_MUST_NOT_BE_ZERO
+    return None
+
+
+def _transfer(batch: _Batch, t: Transfer) -> CreateTransferResult:
+    shape = _check_shape(t)
+    if shape is not None:
+        return shape
+    dr, cr = batch.account(t.debit_account_id), batch.account(t.credit_account_id)
+    if dr is None:
+        return R.DEBIT_ACCOUNT_NOT_FOUND
+    if cr is None:
+        return R.CREDIT_ACCOUNT_NOT_FOUND
+    if dr.ledger != cr.ledger:
+        return R.ACCOUNTS_MUST_HAVE_THE_SAME_LEDGER
+    if t.ledger != dr.ledger:
+        return R.TRANSFER_MUST_HAVE_THE_SAME_LEDGER_AS_ACCOUNTS
+    if dr.flags & AccountFlags.CLOSED:
+        return R.DEBIT_ACCOUNT_ALREADY_CLOSED
+    if cr.flags & AccountFlags.CLOSED:
+        return R.CREDIT_ACCOUNT_ALREADY_CLOSED
+    drb, crb = batch.balance(dr), batch.balance(cr)
+    amount = t.amount if t.amount else AMOUNT_MAX
+    if t.flags & F.BALANCING_DEBIT:
+        amount = min(amount, max(0, drb[3] - drb[0] - drb[1]))
+    if t.flags & F.BALANCING_CREDIT:
+        amount = min(amount, max(0, crb[1] - crb[2] - crb[3]))
+    if t.flags & F.PENDING and t.timeout and t.timestamp + t.timeout * NS_PER_S > U64_MAX:
+        return R.OVERFLOWS_TIMEOUT
+    refused = _limits(dr, drb, cr, crb, amount)
+    if refused is not None:
+        return refused
+    if t.flags & F.PENDING:
+        batch.adjust(dr, amount, 0, 0, 0)
+        batch.adjust(cr, 0, 0, amount, 0)
+        expires_at = t.timestamp + t.timeout * NS_PER_S if t.timeout else 0
+        batch.set_status(t.id, PendingStatus.PENDING, expires_at)
+    else:
+        batch.adjust(dr, 0, amount, 0, 0)
+        batch.adjust(cr, 0, 0, 0, amount)
+    batch.create(t if amount == t.amount else replace(t, amount=amount))
+    return R.OK
+
+
+def _one(batch: _Batch, t: Transfer) -> CreateTransferResult:
+    if t.flags & _RESERVED_TRANSFER:
+        return R.RESERVED_FLAG
+    if t.id == 0:
+        return R.ID_MUST_NOT_BE_ZERO
+    if t.id == U128_MAX:
+        return R.ID_MUST_NOT_BE_INT_MAX
+    existing = batch.transfer(t.id)
+    if existing is not None:
+        return _exists(t, existing)
+    if t.id in batch.snapshot.failed or t.id in batch.failed:
+        return R.ID_ALREADY_FAILED
+    flags = t.flags
+    if (flags & F.PENDING and flags & _POST_OR_VOID) or (
+            flags & F.POST_PENDING_TRANSFER and flags & F.VOID_PENDING_TRANSFER) or (
+            flags & _BALANCING and flags & _POST_OR_VOID):
+        return R.FLAGS_ARE_MUTUALLY_EXCLUSIVE
+    if flags & _POST_OR_VOID:
+        return _post_or_void(batch, t)
+    return _transfer(batch, t)
+
+
+def _chains(n: int, linked: Sequence[bool]) -> list[tuple[int, int]]:
+    """[start, end) of each chain; a chain left open at the end is its own chain."""
+    chains, start = [], 0
+    for i in range(n):
+        if not linked[i]:
+            chains.append((start, i + 1))
+            start = i + 1
+    if start < n:
+        chains.append((start, n))
+    return chains
+
+
+def execute_transfers(snapshot: Snapshot, transfers: Sequence[Transfer],
+                      timestamp: int) -> TransferOutcome:
+    """Apply a batch; ``timestamp`` is the first event's (ns), each next one is +1."""
+    if len(transfers) > BATCH_MAX:
+        raise BatchTooLargeError(f"at most {BATCH_MAX} transfers per batch, got {len(transfers)}")
+    invariant(timestamp > 0, "the ledger's clock starts after 0")
+    batch = _Batch(snapshot)
+    results: list[CreateTransferResult] = [R.OK] * len(transfers)
+    stamped = [replace(t, timestamp=timestamp + i) for i, t in enumerate(transfers)]
+    linked = [bool(t.flags & F.LINKED) for t in transfers]
+    for start, end in _chains(len(stamped), linked):
+        mark = len(batch.undo)
+        for i in range(start, end):
+            if i == len(stamped) - 1 and linked[i]:
+                result = R.LINKED_EVENT_CHAIN_OPEN
+            else:
+                result = _one(batch, stamped[i])
+            if result not in (R.OK, R.EXISTS) or (
+                    result is R.EXISTS and end - start > 1):
+                _fail_chain(batch, results, start, end, i, result, mark, stamped)
+                break
+            results[i] = result
+    created = tuple(sorted(batch.created.values(), key=lambda t: t.timestamp))
+    changed = {}
+    for account_id, b in batch.balances.items():
+        before = snapshot.accounts[account_id]
+        if b != [before.debits_pending, before.debits_posted, before.credits_pending,
+                 before.credits_posted]:
+            changed[account_id] = replace(before, debits_pending=b[0], debits_posted=b[1],
+                                          credits_pending=b[2], credits_posted=b[3])
+    return TransferOutcome(tuple(results), created, changed, batch.pending,
+                           tuple(batch.failed))
+
+
+def _fail_chain(batch: _Batch, results: list[CreateTransferResult], start: int, end: int,
+                at: int, result: CreateTransferResult, mark: int,
+                stamped: Sequence[Transfer]) -> None:
+    """Undo a chain; the failing event keeps its code, the others ``linked_event_failed``.
+    (An ``exists`` inside a multi-event chain fails it: a chain is applied whole or not.)"""
+    batch.rollback(mark)
+    for j in range(start, end):
+        results[j] = R.LINKED_EVENT_FAILED
+    results[at] = result
+    if result in TRANSIENT and end - start == 1:
+        batch.failed.append(stamped[at].id)
+    elif result in TRANSIENT:
+        batch.failed.append(stamped[at].id)
+
+
+def expire(snapshot: Snapshot, due: Sequence[Transfer]) -> TransferOutcome:
+    """Release pending transfers whose timeout has passed (the sweeper's work)."""
+    batch = _Batch(snapshot)
+    for p in due:
+        state = batch.status(p.id)
+        invariant(state is not None and state[0] is PendingStatus.PENDING,
+                  f"only pending transfers expire ({p.id})")
+        dr, cr = batch.account(p.debit_account_id), batch.account(p.credit_account_id)
+        assert dr is not None and cr is not None and state is not None
+        batch.adjust(dr, -p.amount, 0, 0, 0)
+        batch.adjust(cr, 0, 0, -p.amount, 0)
+        batch.set_status(p.id, PendingStatus.EXPIRED, state[1])
+    changed = {
+        account_id: replace(snapshot.accounts[account_id], debits_pending=b[0],
+                            debits_posted=b[1], credits_pending=b[2], credits_posted=b[3])
+        for account_id, b in batch.balances.items()
+    }
+    return TransferOutcome((), (), changed, batch.pending, ())
+
+
+# -- accounts ------------------------------------------------------------------------------
+
+
+def _account_exists(a: Account, e: Account) -> CreateAccountResult:
+    if a.flags != e.flags:
+        return A.EXISTS_WITH_DIFFERENT_FLAGS
+    if a.user_data_128 != e.user_data_128:
+        return A.EXISTS_WITH_DIFFERENT_USER_DATA_128
+    if a.user_data_64 != e.user_data_64:
+        return A.EXISTS_WITH_DIFFERENT_USER_DATA_64
+    if a.user_data_32 != e.user_data_32:
+        return A.EXISTS_WITH_DIFFERENT_USER_DATA_32
+    if a.ledger != e.ledger:
+        return A.EXISTS_WITH_DIFFERENT_LEDGER
+    if a.code != e.code:
+        return A.EXISTS_WITH_DIFFERENT_CODE
+    return A.EXISTS
+
+
+def _one_account(a: Account, existing: Mapping[int, Account],
+                 created: Mapping[int, Account]) -> CreateAccountResult:
+    if a.flags & AccountFlags.IMPORTED:
+        return A.RESERVED_FLAG
+    if a.id == 0:
+        return A.ID_MUST_NOT_BE_ZERO
+    if a.id == U128_MAX:
+        return A.ID_MUST_NOT_BE_INT_MAX
+    found = created.get(a.id) or existing.get(a.id)
+    if found is not None:
+        return _account_exists(a, found)
+    if a.flags & _DMNEC and a.flags & _CMNED:
+        return A.FLAGS_ARE_MUTUALLY_EXCLUSIVE
+    if a.debits_pending:
+        return A.DEBITS_PENDING_MUST_BE_ZERO
+    if a.debits_posted:
+        return A.DEBITS_POSTED_MUST_BE_ZERO
+    if a.credits_pending:
+        return A.CREDITS_PENDING_MUST_BE_ZERO
+    if a.credits_posted:
+        return A.CREDITS_POSTED_MUST_BE_ZERO
+    if a.ledger == 0:
+        return A.LEDGER_MUST_NOT_BE_ZERO
+    if a.code == 0:
+        return A.CODE_MUST_NOT_BE_ZERO
+    return A.OK
+
+
+def execute_accounts(existing: Mapping[int, Account], accounts: Sequence[Account],
+                     timestamp: int) -> tuple[tuple[CreateAccountResult, ...],
+                                              tuple[Account, ...]]:
+    """Results of creating ``accounts`` given the ``existing`` ones, and the new accounts."""
+    if len(accounts) > BATCH_MAX:
+        raise BatchTooLargeError(f"at most {BATCH_MAX} accounts per batch, got {len(accounts)}")
+    results: list[CreateAccountResult] = [A.OK] * len(accounts)
+    created: dict[int, Account] = {}
+    linked = [bool(a.flags & AccountFlags.LINKED) for a in accounts]
+    for start, end in _chains(len(accounts), linked):
+        chain: list[Account] = []
+        for i in range(start, end):
+            a = replace(accounts[i], timestamp=timestamp + i)
+            if i == len(accounts) - 1 and linked[i]:
+                result = A.LINKED_EVENT_CHAIN_OPEN
+            else:
+                result = _one_account(a, existing, created)
+            if result is A.OK:
+                created[a.id] = a
+                chain.append(a)
+                continue
+            if result is A.EXISTS and end - start == 1:
+                results[i] = result
+                continue
+            for undone in chain:
+                del created[undone.id]
+            for j in range(start, end):
+                results[j] = A.LINKED_EVENT_FAILED
+            results[i] = result
+            break
+    return tuple(results), tuple(sorted(created.values(), key=lambda a: a.timestamp))
