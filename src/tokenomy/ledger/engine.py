@@ -398,9 +398,7 @@ def _fail_chain(batch: _Batch, results: list[CreateTransferResult], start: int, 
     for j in range(start, end):
         results[j] = R.LINKED_EVENT_FAILED
     results[at] = result
-    if result in TRANSIENT and end - start == 1:
-        batch.failed.append(stamped[at].id)
-    elif result in TRANSIENT:
+    if (result in TRANSIENT and end - start == 1) or result in TRANSIENT:
         batch.failed.append(stamped[at].id)
 
 
