@@ -5,7 +5,9 @@ BIN    := $(VENV)/bin
 STAMP_RUN  := $(VENV)/.stamp-run
 STAMP_TEST := $(VENV)/.stamp-test
 
-.PHONY: run test lint typecheck pytest bench clean
+PG_INITDB  := /usr/lib/postgresql/*/bin/initdb
+
+.PHONY: run test lint typecheck pytest bench clean postgresql
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +30,18 @@ lint: $(STAMP_TEST)
 typecheck: $(STAMP_TEST)
 	$(BIN)/mypy
 
-pytest: $(STAMP_TEST)
+# The PostgreSQL ledger tests start their own throwaway server from the Debian package's
+# binaries; install them once when missing (the tests fail in CI without them).
+postgresql:
+	@if ! ls $(PG_INITDB) >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; \
+	  else \
+	    echo "PostgreSQL server binaries missing: apt-get install postgresql (as root)"; \
+	  fi; \
+	fi
+
+pytest: $(STAMP_TEST) postgresql
 	$(BIN)/pytest
 
 test: lint typecheck pytest

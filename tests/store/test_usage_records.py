@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tokenomy.store import SQLiteStore, open_store
+from tokenomy.store import MIGRATIONS, SQLiteStore, open_store
 from tokenomy.store.usage_records import RecordConflictError, UsageRow, record, since
 
 
@@ -46,7 +46,7 @@ def test_rows_are_stored_and_read_back_whole(store: SQLiteStore, tmp_path: Path)
     store.close()
     reopened = open_store(f"sqlite:///{tmp_path / 'usage.db'}")  # migrations run once
     try:
-        assert reopened.schema_version() == 2
+        assert reopened.schema_version() == MIGRATIONS[-1].version
         rows = list(since(reopened.connection, JUNE))
     finally:
         reopened.close()

@@ -10,12 +10,13 @@ import sys
 
 import typer
 
-from tokenomy.cli import meter, pricing
+from tokenomy.cli import ledger, meter, pricing
 
 app = typer.Typer(help="Tokenomy: meter, price, hold, trade and pay for AI tokens.",
                   no_args_is_help=True, add_completion=False)
 meter.register(app)
 pricing.register(app)
+ledger.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -13,12 +14,13 @@ from fastapi import FastAPI
 from tokenomy import __version__
 from tokenomy.config import Settings
 from tokenomy.gateway.errors import install_error_handlers
+from tokenomy.gateway.ledger_routes import install_ledger_error_handlers, ledger_router
 from tokenomy.gateway.meter_routes import meter_router
 from tokenomy.gateway.pricing_routes import pricing_router
 from tokenomy.pricing import UnpricedPolicy, load_book
 from tokenomy.pricing.records import Pricing
 from tokenomy.pricing.stu import build_table
-from tokenomy.store import open_store, parse_url
+from tokenomy.store import open_ledger, open_store, parse_url
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -29,8 +31,14 @@ def create_app(settings: Settings) -> FastAPI:
         store = open_store(settings.database_url)
         app.state.store = store
         try:
+            app.state.ledger = open_ledger(settings.database_url, time.time_ns)
+        except BaseException:
+            store.close()
+            raise
+        try:
             yield
         finally:
+            app.state.ledger.close()
             store.close()
 
     app = FastAPI(
@@ -40,6 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_ledger_error_handlers(app)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, Any]:
@@ -54,6 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.include_router(meter_router(settings))
     app.include_router(pricing_router(pricing_context(settings)))
+    app.include_router(ledger_router())
     return app
 
 

@@ -80,8 +80,21 @@ class TransferOutcome:
     failed: tuple[int, ...]  # ids retired by this batch
 
 
-def _exists(t: Transfer, e: Transfer) -> CreateTransferResult:
-    """A replay: ``exists`` if it asks for what was done, else which field differs."""
+def _requested_amount(t: Transfer, pending: Transfer | None) -> int:
+    """What a post or void asks to move: ``AMOUNT_MAX`` on a post and 0 on a void mean the
+    pending amount (TigerBeetle ≥ 0.16); anything else is taken as written."""
+    if pending is None:
+        return t.amount
+    if t.flags & F.VOID_PENDING_TRANSFER and t.amount == 0:
+        return pending.amount
+    if t.flags & F.POST_PENDING_TRANSFER and t.amount == AMOUNT_MAX:
+        return pending.amount
+    return t.amount
+
+
+def _exists(t: Transfer, e: Transfer, pending: Transfer | None) -> CreateTransferResult:
+    """A replay: ``exists`` if it asks for what was done, else which field differs.
+    ``pending`` is the transfer a post or void resolves (its fields fill the zeros)."""
     if t.flags != e.flags:
         return R.EXISTS_WITH_DIFFERENT_FLAGS
     if t.pending_id != e.pending_id:
@@ -95,14 +108,18 @@ def _exists(t: Transfer, e: Transfer) -> CreateTransferResult:
     if t.credit_account_id != e.credit_account_id and not (
             resolving and t.credit_account_id == 0):
         return R.EXISTS_WITH_DIFFERENT_CREDIT_ACCOUNT_ID
-    if t.amount != e.amount and not (t.flags & _BALANCING) and not (
-            resolving and t.amount == AMOUNT_MAX):
+    if t.flags & _BALANCING:
+        # A balancing transfer moved at most what it asked; asking for less is different.
+        if (t.amount or AMOUNT_MAX) < e.amount:
+            return R.EXISTS_WITH_DIFFERENT_AMOUNT
+    elif _requested_amount(t, pending) != e.amount:
         return R.EXISTS_WITH_DIFFERENT_AMOUNT
-    if t.user_data_128 != e.user_data_128:
+    # On a post/void, zero user data means "inherit the pending transfer's".
+    if t.user_data_128 != e.user_data_128 and not (resolving and t.user_data_128 == 0):
         return R.EXISTS_WITH_DIFFERENT_USER_DATA_128
-    if t.user_data_64 != e.user_data_64:
+    if t.user_data_64 != e.user_data_64 and not (resolving and t.user_data_64 == 0):
         return R.EXISTS_WITH_DIFFERENT_USER_DATA_64
-    if t.user_data_32 != e.user_data_32:
+    if t.user_data_32 != e.user_data_32 and not (resolving and t.user_data_32 == 0):
         return R.EXISTS_WITH_DIFFERENT_USER_DATA_32
     if t.ledger != e.ledger and not (resolving and t.ledger == 0):
         return R.EXISTS_WITH_DIFFERENT_LEDGER
@@ -175,15 +192,16 @@ class _Batch:
 
 
 def _limits(dr: Account, drb: list[int], cr: Account, crb: list[int],
-            amount: int) -> CreateTransferResult | None:
-    """Overflow and balance-limit checks for debiting ``dr`` / crediting ``cr`` by amount."""
-    if drb[0] + amount > U128_MAX:
+            amount: int, pending: bool) -> CreateTransferResult | None:
+    """Overflow and balance-limit checks for debiting ``dr`` / crediting ``cr`` by amount
+    (the pending fields for a pending transfer, the posted ones otherwise, then the totals)."""
+    if pending and drb[0] + amount > U128_MAX:
         return R.OVERFLOWS_DEBITS_PENDING
-    if crb[2] + amount > U128_MAX:
+    if pending and crb[2] + amount > U128_MAX:
         return R.OVERFLOWS_CREDITS_PENDING
-    if drb[1] + amount > U128_MAX:
+    if not pending and drb[1] + amount > U128_MAX:
         return R.OVERFLOWS_DEBITS_POSTED
-    if crb[3] + amount > U128_MAX:
+    if not pending and crb[3] + amount > U128_MAX:
         return R.OVERFLOWS_CREDITS_POSTED
     if drb[0] + drb[1] + amount > U128_MAX:
         return R.OVERFLOWS_DEBITS
@@ -219,14 +237,11 @@ def _post_or_void(batch: _Batch, t: Transfer) -> CreateTransferResult:
     if t.code and t.code != p.code:
         return R.PENDING_TRANSFER_HAS_DIFFERENT_CODE
     posting = bool(t.flags & F.POST_PENDING_TRANSFER)
-    if posting:
-        amount = p.amount if t.amount == AMOUNT_MAX else t.amount
-        if amount > p.amount:
-            return R.EXCEEDS_PENDING_TRANSFER_AMOUNT
-    else:
-        if t.amount not in (0, p.amount, AMOUNT_MAX):
-            return R.PENDING_TRANSFER_HAS_DIFFERENT_AMOUNT
-        amount = p.amount
+    amount = _requested_amount(t, p)
+    if amount > p.amount:
+        return R.EXCEEDS_PENDING_TRANSFER_AMOUNT
+    if not posting and amount != p.amount:
+        return R.PENDING_TRANSFER_HAS_DIFFERENT_AMOUNT
     state = batch.status(p.id)
     invariant(state is not None, f"pending transfer {p.id} has no status")
     assert state is not None
@@ -252,7 +267,10 @@ def _post_or_void(batch: _Batch, t: Transfer) -> CreateTransferResult:
                      expires_at)
     batch.create(replace(t, debit_account_id=p.debit_account_id,
                          credit_account_id=p.credit_account_id, ledger=p.ledger,
-                         code=p.code, amount=amount))
+                         code=p.code, amount=amount,
+                         user_data_128=t.user_data_128 or p.user_data_128,
+                         user_data_64=t.user_data_64 or p.user_data_64,
+                         user_data_32=t.user_data_32 or p.user_data_32))
     return R.OK
 
 
@@ -306,7 +324,7 @@ def _transfer(batch: _Batch, t: Transfer) -> CreateTransferResult:
         amount = min(amount, max(0, crb[1] - crb[2] - crb[3]))
     if t.flags & F.PENDING and t.timeout and t.timestamp + t.timeout * NS_PER_S > U64_MAX:
         return R.OVERFLOWS_TIMEOUT
-    refused = _limits(dr, drb, cr, crb, amount)
+    refused = _limits(dr, drb, cr, crb, amount, bool(t.flags & F.PENDING))
     if refused is not None:
         return refused
     if t.flags & F.PENDING:
@@ -330,7 +348,8 @@ def _one(batch: _Batch, t: Transfer) -> CreateTransferResult:
         return R.ID_MUST_NOT_BE_INT_MAX
     existing = batch.transfer(t.id)
     if existing is not None:
-        return _exists(t, existing)
+        pending = batch.transfer(existing.pending_id) if existing.pending_id else None
+        return _exists(t, existing, pending)
     if t.id in batch.snapshot.failed or t.id in batch.failed:
         return R.ID_ALREADY_FAILED
     flags = t.flags
@@ -398,6 +417,9 @@ def _fail_chain(batch: _Batch, results: list[CreateTransferResult], start: int, 
     for j in range(start, end):
         results[j] = R.LINKED_EVENT_FAILED
     results[at] = result
+    last = len(stamped) - 1
+    if end - 1 == last and stamped[last].flags & F.LINKED:
+        results[last] = R.LINKED_EVENT_CHAIN_OPEN  # whatever failed before it
     if (result in TRANSIENT and end - start == 1) or result in TRANSIENT:
         batch.failed.append(stamped[at].id)
 
@@ -498,5 +520,7 @@ def execute_accounts(existing: Mapping[int, Account], accounts: Sequence[Account
             for j in range(start, end):
                 results[j] = A.LINKED_EVENT_FAILED
             results[i] = result
+            if end == len(accounts) and linked[end - 1]:
+                results[end - 1] = A.LINKED_EVENT_CHAIN_OPEN
             break
     return tuple(results), tuple(sorted(created.values(), key=lambda a: a.timestamp))

@@ -1,15 +1,50 @@
-"""Numbered schema migrations, applied in order, each once, each in one transaction."""
+"""Numbered schema migrations, applied in order, each once, each in one transaction.
+
+One list for both stores: ``sql`` is SQLite's text, ``postgresql`` PostgreSQL's where the
+syntax differs (empty: the same text). :meth:`Migration.statements` splits a script into
+whole statements (a SQLite trigger body holds ``;`` of its own).
+"""
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
+
+DIALECTS = ("sqlite", "postgresql")
+
+
+def split_statements(script: str) -> list[str]:
+    """Whole SQL statements of ``script``, each ending with ``;`` (SQLite's tokenizer decides
+    where a statement ends, so ``BEGIN …; END`` trigger bodies stay whole)."""
+    statements: list[str] = []
+    pending = ""
+    for piece in str.split(script, ";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \t\r\n;"):
+                statements.append(pending.strip())
+            pending = ""
+    if pending.strip(" \t\r\n;"):
+        statements.append(pending.strip())
+    return statements
 
 
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
     name: str
-    sql: str
+    sql: str  # SQLite
+    postgresql: str = ""  # PostgreSQL, where it differs from ``sql``
+
+    def script(self, dialect: str) -> str:
+        if dialect not in DIALECTS:
+            raise ValueError(f"unknown SQL dialect {dialect!r}; one of {DIALECTS}")
+        return str(self.postgresql or self.sql) if dialect == "postgresql" else str(self.sql)
+
+    def statements(self, dialect: str) -> list[str]:
+        """SQLite runs one statement per call; PostgreSQL takes the script whole."""
+        script = self.script(dialect)
+        return split_statements(script) if dialect == "sqlite" else [script]
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -45,6 +80,117 @@ MIGRATIONS = (
             recorded_at   TEXT NOT NULL
         );
         CREATE INDEX IF NOT EXISTS usage_records_at ON usage_records (at);
+        """,
+        postgresql="""
+        CREATE TABLE IF NOT EXISTS usage_records (
+            id            TEXT PRIMARY KEY,
+            provider      TEXT NOT NULL,
+            model         TEXT NOT NULL,
+            at            TEXT NOT NULL,
+            service_tier  TEXT NOT NULL,
+            usage_json    TEXT NOT NULL,
+            cost_minor    BIGINT NOT NULL,
+            currency      TEXT NOT NULL,
+            price_version TEXT NOT NULL,
+            provisional   INTEGER NOT NULL,
+            recorded_at   TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS usage_records_at ON usage_records (at);
+        """,
+    ),
+)
+
+# The ledger (ledger_sql.py maps rows). Unsigned 128-bit values (ids, amounts, balances,
+# user_data_128) are NUMERIC(39,0) on PostgreSQL and 39-digit zero-padded TEXT on SQLite, whose
+# INTEGER is a signed 64-bit: text order is then numeric order (keyset pagination, ORDER BY id).
+# user_data_64 is stored as its two's-complement signed 64-bit value; timestamps and
+# expires_at (ns) are below 2^63 until the year 2262.
+_LEDGER_TABLES = """
+CREATE TABLE IF NOT EXISTS ledger_accounts (
+    id              {u128} PRIMARY KEY,
+    ledger          BIGINT NOT NULL,
+    code            BIGINT NOT NULL,
+    flags           BIGINT NOT NULL,
+    debits_pending  {u128} NOT NULL,
+    debits_posted   {u128} NOT NULL,
+    credits_pending {u128} NOT NULL,
+    credits_posted  {u128} NOT NULL,
+    user_data_128   {u128} NOT NULL,
+    user_data_64    BIGINT NOT NULL,
+    user_data_32    BIGINT NOT NULL,
+    created_at      BIGINT NOT NULL
+){without_rowid};
+CREATE INDEX IF NOT EXISTS ledger_accounts_by_ledger ON ledger_accounts (ledger, id);
+CREATE TABLE IF NOT EXISTS ledger_transfers (
+    id                {u128} PRIMARY KEY,
+    debit_account_id  {u128} NOT NULL,
+    credit_account_id {u128} NOT NULL,
+    amount            {u128} NOT NULL,
+    pending_id        {u128} NOT NULL,
+    ledger            BIGINT NOT NULL,
+    code              BIGINT NOT NULL,
+    flags             BIGINT NOT NULL,
+    timeout           BIGINT NOT NULL,
+    user_data_128     {u128} NOT NULL,
+    user_data_64      BIGINT NOT NULL,
+    user_data_32      BIGINT NOT NULL,
+    created_at        BIGINT NOT NULL UNIQUE
+){without_rowid};
+CREATE TABLE IF NOT EXISTS ledger_pending (
+    pending_id {u128} PRIMARY KEY REFERENCES ledger_transfers (id),
+    status     TEXT NOT NULL CHECK (status IN ('pending', 'posted', 'voided', 'expired')),
+    expires_at BIGINT NOT NULL
+){without_rowid};
+CREATE INDEX IF NOT EXISTS ledger_pending_due ON ledger_pending (status, expires_at);
+CREATE TABLE IF NOT EXISTS ledger_failed (
+    id {u128} PRIMARY KEY
+){without_rowid};
+CREATE TABLE IF NOT EXISTS ledger_budgets (
+    name       TEXT PRIMARY KEY,
+    account_id {u128} NOT NULL,
+    ledger     BIGINT NOT NULL,
+    amount     {u128} NOT NULL,
+    period     TEXT NOT NULL,
+    rollover   BIGINT NOT NULL,
+    kind       TEXT NOT NULL,
+    owner      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ledger_meta (
+    id             BIGINT PRIMARY KEY CHECK (id = 1),
+    last_timestamp BIGINT NOT NULL
+);
+INSERT INTO ledger_meta (id, last_timestamp) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
+"""
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        3,
+        "ledger",
+        _LEDGER_TABLES.format(u128="TEXT", without_rowid=" WITHOUT ROWID"),
+        postgresql=_LEDGER_TABLES.format(u128="NUMERIC(39, 0)", without_rowid=""),
+    ),
+    Migration(
+        4,
+        "ledger_journal_append_only",
+        """
+        CREATE TRIGGER IF NOT EXISTS ledger_transfers_no_update
+        BEFORE UPDATE ON ledger_transfers
+        BEGIN SELECT RAISE(ABORT, 'ledger_transfers is append-only: no UPDATE'); END;
+        CREATE TRIGGER IF NOT EXISTS ledger_transfers_no_delete
+        BEFORE DELETE ON ledger_transfers
+        BEGIN SELECT RAISE(ABORT, 'ledger_transfers is append-only: no DELETE'); END;
+        """,
+        postgresql="""
+        CREATE OR REPLACE FUNCTION ledger_transfers_append_only() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'ledger_transfers is append-only: no %', TG_OP;
+        END
+        $$;
+        CREATE OR REPLACE TRIGGER ledger_transfers_append_only
+        BEFORE UPDATE OR DELETE OR TRUNCATE ON ledger_transfers
+        FOR EACH STATEMENT EXECUTE FUNCTION ledger_transfers_append_only();
         """,
     ),
 )

@@ -30,27 +30,26 @@ class SQLiteStore:
     def migrate(self) -> int:
         """Apply pending migrations; return the schema version."""
         db = self._db
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " version INTEGER PRIMARY KEY, name TEXT NOT NULL)"
-        )
-        done = {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
-        for migration in MIGRATIONS:
-            if migration.version in done:
-                continue
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in migration.sql.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+        db.execute("BEGIN IMMEDIATE")  # the done-check inside the lock: many processes may open
+        try:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version INTEGER PRIMARY KEY, name TEXT NOT NULL)"
+            )
+            done = {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
+            for migration in MIGRATIONS:
+                if migration.version in done:
+                    continue
+                for statement in migration.statements("sqlite"):
+                    db.execute(statement)
                 db.execute(
                     "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
                     (migration.version, migration.name),
                 )
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
         return self.schema_version()
 
     def schema_version(self) -> int:

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from tokenomy.ledger.protocol import LedgerStore
     from tokenomy.store.sqlite import SQLiteStore
 
 
@@ -41,7 +44,23 @@ def open_store(url: str) -> SQLiteStore:
     parsed = parse_url(url)
     if parsed.scheme == "postgresql":
         raise StoreError(
-            "the PostgreSQL store arrives with the ledger; this version stores only in SQLite "
-            "(sqlite:///PATH)"
+            "usage records are stored only in SQLite (sqlite:///PATH) in this version; the "
+            "ledger (open_ledger) takes postgresql:// URLs"
         )
     return SQLiteStore.open(parsed.target)
+
+
+def open_ledger(url: str, clock: Callable[[], int], synchronous: str = "full") -> LedgerStore:
+    """Open (creating and migrating if needed) the ledger in the database named by ``url``.
+
+    ``clock`` gives nanoseconds; ``synchronous`` (SQLite only) is ``"full"`` (durable on
+    acknowledgement) or ``"normal"`` (faster; the last commits may be lost on power loss).
+    """
+    parsed = parse_url(url)
+    if parsed.scheme == "postgresql":
+        from tokenomy.store.ledger_postgres import PostgresLedger
+
+        return PostgresLedger.open(parsed.target, clock)
+    from tokenomy.store.ledger_sqlite import SQLiteLedger
+
+    return SQLiteLedger.open(parsed.target, clock, synchronous=synchronous)

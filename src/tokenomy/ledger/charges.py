@@ -1,0 +1,144 @@
+"""Charges against budgets: reserve on every level in one linked chain, then capture ≤ the
+reservation or release it. In: a store, a budget path, a caller-supplied request id and integer
+amounts (minor units). Out: :class:`Hold` values; every transfer id derives from the request id,
+so a retry is a replay (``exists``), never a second charge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tokenomy._invariant import invariant
+from tokenomy.ledger.budgets import (
+    CODE_CHARGE,
+    LEVELS_MAX,
+    REQUEST_ID_LENGTH_MAX,
+    Budget,
+    BudgetError,
+    BudgetNotFoundError,
+    check_name,
+    derive_id,
+    format_major,
+    linked_chain,
+    spend_account_id,
+)
+from tokenomy.ledger.types import U32_MAX, U128_MAX, CreateTransferResult, Transfer, TransferFlags
+
+R = CreateTransferResult
+F = TransferFlags
+
+if TYPE_CHECKING:
+    from tokenomy.ledger.protocol import LedgerStore
+
+
+# -- reserve, capture, release -----------------------------------------------------------------
+
+
+def levels(store: LedgerStore, name: str) -> list[Budget]:
+    """The budget and its ancestors, leaf first."""
+    check_name(name)
+    chain = []
+    path: str | None = name
+    while path is not None:
+        b = store.get_budget(path)
+        if b is None:
+            raise BudgetNotFoundError(f"budget {path!r} does not exist")
+        chain.append(b)
+        path = b.parent
+    invariant(0 < len(chain) <= LEVELS_MAX, f"{name!r} has {len(chain)} levels")
+    return chain
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """The outcome of a reserve, capture or release over every level of a budget."""
+
+    budget: str
+    request_id: str
+    action: str  # reserve | capture | release
+    ledger: int
+    result: CreateTransferResult  # ok, exists (a replay), or the failing level's code
+    level: str | None = None  # the level that failed
+    available: int | None = None  # what that level had left (minor units)
+
+    @property
+    def ok(self) -> bool:
+        return self.result in (R.OK, R.EXISTS)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "budget": self.budget, "request_id": self.request_id,
+                "action": self.action, "result": self.result.value, "level": self.level,
+                "available": None if self.available is None else format_major(
+                    self.available, self.ledger)}
+
+
+def _check_request(request_id: str, amount: int, field: str) -> None:
+    if not isinstance(request_id, str) or not 0 < len(request_id) <= REQUEST_ID_LENGTH_MAX:
+        raise BudgetError(f"request_id must be 1..{REQUEST_ID_LENGTH_MAX} characters")
+    if isinstance(amount, bool) or not isinstance(amount, int) or not (
+            0 <= amount <= U128_MAX):
+        raise BudgetError(f"{field} must be an integer 0..{U128_MAX}, got {amount!r}")
+
+
+def _run_chain(store: LedgerStore, chain: Sequence[Budget], transfers: list[Transfer],
+               action: str, request_id: str) -> Hold:
+    results = store.create_transfers(transfers)
+    name, ledger = chain[0].name, chain[0].ledger
+    if all(r is R.OK for r in results):
+        return Hold(name, request_id, action, ledger, R.OK)
+    replay = results[0] is R.EXISTS and all(r is R.LINKED_EVENT_FAILED for r in results[1:])
+    if replay and len(store.lookup_transfers([t.id for t in transfers])) == len(transfers):
+        return Hold(name, request_id, action, ledger, R.EXISTS)
+    at = next(i for i, r in enumerate(results) if r not in (R.OK, R.LINKED_EVENT_FAILED))
+    found = store.lookup_accounts([chain[at].account_id])
+    invariant(len(found) == 1, f"budget account of {chain[at].name!r} is missing")
+    return Hold(name, request_id, action, ledger, results[at], chain[at].name,
+                max(0, found[0].available_credit))
+
+
+
+def reserve(store: LedgerStore, budget_name: str, amount: int, request_id: str,
+            timeout_s: int = 0) -> Hold:
+    """Pending transfers of ``amount`` on every level, leaf to root: all or none.
+
+    The ids come from ``(request_id, level)``: a replay answers ``exists``. A refusal such as
+    ``exceeds_credits`` retires those ids (TigerBeetle's rule), so a retry after new funds
+    needs a new ``request_id``.
+    """
+    _check_request(request_id, amount, "amount")
+    if amount == 0:
+        raise BudgetError("amount must be positive")
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, int) or not (
+            0 <= timeout_s <= U32_MAX):
+        raise BudgetError(f"timeout_s must be an integer 0..{U32_MAX}, got {timeout_s!r}")
+    chain = levels(store, budget_name)
+    transfers = [Transfer(derive_id("reserve", request_id, b.name), b.account_id,
+                          spend_account_id(b.ledger), amount, b.ledger, CODE_CHARGE, F.PENDING,
+                          timeout=timeout_s) for b in chain]
+    return _run_chain(store, chain, linked_chain(transfers), "reserve", request_id)
+
+
+def _resolve(store: LedgerStore, budget_name: str, request_id: str, amount: int,
+             action: str, flag: TransferFlags) -> Hold:
+    chain = levels(store, budget_name)
+    transfers = [Transfer(derive_id(action, request_id, b.name), b.account_id,
+                          spend_account_id(b.ledger), amount, b.ledger, CODE_CHARGE, flag,
+                          pending_id=derive_id("reserve", request_id, b.name)) for b in chain]
+    return _run_chain(store, chain, linked_chain(transfers), action, request_id)
+
+
+def capture(store: LedgerStore, budget_name: str, request_id: str, actual: int) -> Hold:
+    """Post ``actual`` (≤ the reservation) on every level; the rest goes back."""
+    _check_request(request_id, actual, "actual")
+    return _resolve(store, budget_name, request_id, actual, "capture", F.POST_PENDING_TRANSFER)
+
+
+def release(store: LedgerStore, budget_name: str, request_id: str) -> Hold:
+    """Void the reservation on every level."""
+    _check_request(request_id, 0, "amount")
+    return _resolve(store, budget_name, request_id, 0, "release", F.VOID_PENDING_TRANSFER)
+
+
+__all__ = ["Hold", "capture", "levels", "release", "reserve"]

@@ -1,0 +1,382 @@
+"""The ledger over SQL, written once for SQLite and PostgreSQL.
+
+A batch runs in ONE write transaction: take the writer lock (SQLite ``BEGIN IMMEDIATE``;
+PostgreSQL the ``ledger_meta`` row ``FOR UPDATE``) and with it the last timestamp; expire the
+due pending transfers; load the :class:`~tokenomy.ledger.engine.Snapshot` the batch can touch
+(account rows locked in sorted id order on PostgreSQL); run the pure engine; write its outcome
+with ``executemany``; commit. The engine is the one :class:`~tokenomy.ledger.MemoryLedger`
+runs, so every store gives the same results for the same inputs.
+
+SQL is written with ``?`` parameters; a dialect subclass supplies the driver calls, its u128
+encoding (``ledger_sqlite``: 39-digit zero-padded TEXT, ``ledger_postgres``: NUMERIC(39,0)) and
+its ``id IN …`` form. Driver errors become :class:`~tokenomy.store.url.StoreError` here.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any
+
+from tokenomy._invariant import invariant
+from tokenomy.ledger.budgets import Budget
+from tokenomy.ledger.engine import (
+    BatchTooLargeError,
+    Snapshot,
+    TransferOutcome,
+    execute_accounts,
+    execute_transfers,
+    expire,
+)
+from tokenomy.ledger.invariants import check
+from tokenomy.ledger.protocol import LIST_LIMIT_MAX
+from tokenomy.ledger.types import (
+    BATCH_MAX,
+    U16_MAX,
+    U32_MAX,
+    U64_MAX,
+    U128_MAX,
+    Account,
+    AccountFlags,
+    CreateAccountResult,
+    CreateTransferResult,
+    PendingStatus,
+    Transfer,
+    TransferFlags,
+)
+from tokenomy.store.migrations import MIGRATIONS
+from tokenomy.store.url import StoreError
+
+Row = tuple[Any, ...]
+PAGE_ROWS = 10_000  # rows one verify() query reads
+_I64 = 2**63
+_POST_OR_VOID = TransferFlags.POST_PENDING_TRANSFER | TransferFlags.VOID_PENDING_TRANSFER
+
+ACCOUNT_COLUMNS = ("id, ledger, code, flags, debits_pending, debits_posted, credits_pending, "
+                   "credits_posted, user_data_128, user_data_64, user_data_32, created_at")
+TRANSFER_COLUMNS = ("id, debit_account_id, credit_account_id, amount, pending_id, ledger, code, "
+                    "flags, timeout, user_data_128, user_data_64, user_data_32, created_at")
+BUDGET_COLUMNS = "name, account_id, ledger, amount, period, rollover, kind, owner"
+INSERT_ACCOUNT = f"INSERT INTO ledger_accounts ({ACCOUNT_COLUMNS}) VALUES ({', '.join('?' * 12)})"
+INSERT_TRANSFER = (f"INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}) "
+                   f"VALUES ({', '.join('?' * 13)})")
+UPDATE_BALANCES = ("UPDATE ledger_accounts SET debits_pending = ?, debits_posted = ?, "
+                   "credits_pending = ?, credits_posted = ? WHERE id = ?")
+UPSERT_PENDING = ("INSERT INTO ledger_pending (pending_id, status, expires_at) VALUES (?, ?, ?) "
+                  "ON CONFLICT (pending_id) DO UPDATE SET status = excluded.status, "
+                  "expires_at = excluded.expires_at")
+INSERT_FAILED = "INSERT INTO ledger_failed (id) VALUES (?) ON CONFLICT (id) DO NOTHING"
+SET_LAST = "UPDATE ledger_meta SET last_timestamp = ? WHERE id = 1"
+SELECT_DUE = ("SELECT pending_id FROM ledger_pending WHERE status = 'pending' "
+              "AND expires_at > 0 AND expires_at <= ?")
+UPSERT_BUDGET = (f"INSERT INTO ledger_budgets ({BUDGET_COLUMNS}) VALUES ({', '.join('?' * 8)}) "
+                 "ON CONFLICT (name) DO UPDATE SET account_id = excluded.account_id, "
+                 "ledger = excluded.ledger, amount = excluded.amount, "
+                 "period = excluded.period, rollover = excluded.rollover, "
+                 "kind = excluded.kind, owner = excluded.owner")
+
+
+def i64(value: int) -> int:
+    """A u64 as the signed 64-bit integer with the same bits (what BIGINT holds)."""
+    return value - 2**64 if value >= _I64 else value
+
+
+def u64(value: int) -> int:
+    return value + 2**64 if value < 0 else value
+
+
+def _in_range(what: str, value: object, high: int) -> None:
+    if not isinstance(value, int) or not 0 <= value <= high:
+        raise ValueError(f"{what} {value!r} is outside 0..{high}")
+
+
+def check_transfers(transfers: Sequence[Transfer]) -> None:
+    """Bad input that is no result code: ValueError before the database is touched."""
+    if len(transfers) > BATCH_MAX:
+        raise BatchTooLargeError(f"at most {BATCH_MAX} transfers per batch, got {len(transfers)}")
+    for i, t in enumerate(transfers):
+        for name in ("id", "debit_account_id", "credit_account_id", "amount", "pending_id",
+                     "user_data_128"):
+            _in_range(f"transfer {i}: {name}", getattr(t, name), U128_MAX)
+        _in_range(f"transfer {i}: user_data_64", t.user_data_64, U64_MAX)
+        for name in ("user_data_32", "ledger", "timeout"):
+            _in_range(f"transfer {i}: {name}", getattr(t, name), U32_MAX)
+        _in_range(f"transfer {i}: code", t.code, U16_MAX)
+        _in_range(f"transfer {i}: flags", int(t.flags), U16_MAX)
+
+
+def check_accounts(accounts: Sequence[Account]) -> None:
+    if len(accounts) > BATCH_MAX:
+        raise BatchTooLargeError(f"at most {BATCH_MAX} accounts per batch, got {len(accounts)}")
+    for i, a in enumerate(accounts):
+        for name in ("id", "debits_pending", "debits_posted", "credits_pending",
+                     "credits_posted", "user_data_128"):
+            _in_range(f"account {i}: {name}", getattr(a, name), U128_MAX)
+        _in_range(f"account {i}: user_data_64", a.user_data_64, U64_MAX)
+        _in_range(f"account {i}: user_data_32", a.user_data_32, U32_MAX)
+        _in_range(f"account {i}: ledger", a.ledger, U32_MAX)
+        _in_range(f"account {i}: code", a.code, U16_MAX)
+        _in_range(f"account {i}: flags", int(a.flags), U16_MAX)
+
+
+def account_of(r: Row) -> Account:
+    return Account(int(r[0]), int(r[1]), int(r[2]), AccountFlags(int(r[3])), int(r[4]),
+                   int(r[5]), int(r[6]), int(r[7]), int(r[8]), u64(int(r[9])), int(r[10]),
+                   int(r[11]))
+
+
+def transfer_of(r: Row) -> Transfer:
+    return Transfer(int(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[5]), int(r[6]),
+                    TransferFlags(int(r[7])), int(r[4]), int(r[8]), int(r[9]), u64(int(r[10])),
+                    int(r[11]), int(r[12]))
+
+
+def budget_of(r: Row) -> Budget:
+    return Budget(str(r[0]), int(r[1]), int(r[2]), int(r[3]), str(r[4]), bool(r[5]), str(r[6]),
+                  str(r[7]))
+
+
+class SQLLedger:
+    """The :class:`~tokenomy.ledger.protocol.LedgerStore` over one database connection."""
+
+    dialect = ""
+    driver_errors: tuple[type[Exception], ...] = ()
+
+    def __init__(self, clock: Callable[[], int]) -> None:
+        self.clock = clock  # ns; timestamps are max(clock, last + 1), persisted
+        self._lock = threading.Lock()
+
+    # -- the dialect's part ------------------------------------------------------------
+    def u128(self, value: int) -> object:
+        raise NotImplementedError
+
+    def _run(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        raise NotImplementedError
+
+    def _run_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        raise NotImplementedError
+
+    def _select_ids(self, sql: str, column: str, ids: Collection[int],
+                    lock: bool = False) -> list[Row]:
+        """Rows of ``sql`` (a SELECT … WHERE {ids}) whose ``column`` is one of ``ids``."""
+        raise NotImplementedError
+
+    def _begin_write(self) -> int:
+        """Start the one write transaction; return the last timestamp, now held locked."""
+        raise NotImplementedError
+
+    def _begin_read(self) -> None:
+        raise NotImplementedError
+
+    def _begin_migration(self) -> None:
+        raise NotImplementedError
+
+    def _commit(self) -> None:
+        raise NotImplementedError
+
+    def _rollback(self) -> None:
+        raise NotImplementedError
+
+    # -- transactions --------------------------------------------------------------------
+    @contextmanager
+    def _transaction(self, begin: Callable[[], Any]) -> Iterator[Any]:
+        """One transaction, committed when the block ends, rolled back when it raises.
+        A store object may be shared by threads: they take turns (one connection)."""
+        with self._lock:
+            try:
+                try:
+                    yield begin()
+                except BaseException:
+                    with suppress(*self.driver_errors):  # the first error is the one to see
+                        self._rollback()
+                    raise
+                self._commit()
+            except self.driver_errors as exc:
+                raise StoreError(f"{self.dialect} ledger: {exc}") from exc
+
+    def migrate(self) -> int:
+        """Apply the migrations not yet applied, in one transaction; return the version."""
+        with self._transaction(self._begin_migration):
+            self._run("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                      " version INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+            done = {int(r[0]) for r in self._run("SELECT version FROM schema_migrations")}
+            for migration in MIGRATIONS:
+                if migration.version in done:
+                    continue
+                for statement in migration.statements(self.dialect):
+                    self._run(statement)
+                self._run("INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+                          (migration.version, migration.name))
+            rows = self._run("SELECT MAX(version) FROM schema_migrations")
+        return int(rows[0][0])
+
+    def _timestamp(self, last: int, count: int) -> int:
+        start = max(self.clock(), last + 1)
+        invariant(start + count < _I64, "timestamps stay below 2^63 ns")
+        self._run(SET_LAST, (start + max(count, 1) - 1,))
+        return start
+
+    # -- rows ----------------------------------------------------------------------------
+    def _account_row(self, a: Account) -> tuple[object, ...]:
+        e = self.u128
+        return (e(a.id), a.ledger, a.code, int(a.flags), e(a.debits_pending),
+                e(a.debits_posted), e(a.credits_pending), e(a.credits_posted),
+                e(a.user_data_128), i64(a.user_data_64), a.user_data_32, a.timestamp)
+
+    def _transfer_row(self, t: Transfer) -> tuple[object, ...]:
+        e = self.u128
+        return (e(t.id), e(t.debit_account_id), e(t.credit_account_id), e(t.amount),
+                e(t.pending_id), t.ledger, t.code, int(t.flags), t.timeout, e(t.user_data_128),
+                i64(t.user_data_64), t.user_data_32, t.timestamp)
+
+    def _accounts(self, ids: Collection[int], lock: bool = False) -> dict[int, Account]:
+        rows = self._select_ids(f"SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts", "id", ids,
+                                lock)
+        return {a.id: a for a in map(account_of, rows)}
+
+    def _transfers(self, ids: Collection[int]) -> dict[int, Transfer]:
+        rows = self._select_ids(f"SELECT {TRANSFER_COLUMNS} FROM ledger_transfers", "id", ids)
+        return {t.id: t for t in map(transfer_of, rows)}
+
+    def _statuses(self, ids: Collection[int]) -> dict[int, tuple[PendingStatus, int]]:
+        rows = self._select_ids("SELECT pending_id, status, expires_at FROM ledger_pending",
+                                "pending_id", ids)
+        return {int(r[0]): (PendingStatus(r[1]), int(r[2])) for r in rows}
+
+    def _write(self, outcome: TransferOutcome) -> None:
+        if outcome.created:
+            self._run_many(INSERT_TRANSFER, [self._transfer_row(t) for t in outcome.created])
+        if outcome.accounts:
+            e = self.u128
+            self._run_many(UPDATE_BALANCES, [
+                (e(a.debits_pending), e(a.debits_posted), e(a.credits_pending),
+                 e(a.credits_posted), e(a.id)) for a in outcome.accounts.values()])
+        if outcome.pending:
+            self._run_many(UPSERT_PENDING, [(self.u128(i), status.value, expires_at)
+                                            for i, (status, expires_at)
+                                            in outcome.pending.items()])
+        if outcome.failed:
+            self._run_many(INSERT_FAILED, [(self.u128(i),) for i in outcome.failed])
+
+    # -- the protocol ------------------------------------------------------------------
+    def create_accounts(self, accounts: Sequence[Account]) -> list[CreateAccountResult]:
+        check_accounts(accounts)
+        with self._transaction(self._begin_write) as last:
+            start = self._timestamp(last, len(accounts))
+            existing = self._accounts({a.id for a in accounts})
+            results, created = execute_accounts(existing, accounts, start)
+            if created:
+                self._run_many(INSERT_ACCOUNT, [self._account_row(a) for a in created])
+        return list(results)
+
+    def create_transfers(self, transfers: Sequence[Transfer]) -> list[CreateTransferResult]:
+        check_transfers(transfers)
+        with self._transaction(self._begin_write) as last:
+            start = self._timestamp(last, len(transfers))
+            self._expire_due(start - 1)
+            outcome = execute_transfers(self._snapshot(transfers), transfers, start)
+            self._write(outcome)
+        return list(outcome.results)
+
+    def _snapshot(self, batch: Sequence[Transfer]) -> Snapshot:
+        ids = {t.id for t in batch}
+        pending_ids = {t.pending_id for t in batch if t.flags & _POST_OR_VOID and t.pending_id}
+        transfers = self._transfers(ids | pending_ids)
+        account_ids = {i for t in batch for i in (t.debit_account_id, t.credit_account_id)}
+        for pending_id in pending_ids:
+            p = transfers.get(pending_id)
+            if p is not None:
+                account_ids.update((p.debit_account_id, p.credit_account_id))
+        accounts = self._accounts(account_ids - {0}, lock=True)
+        failed = {int(r[0]) for r in self._select_ids("SELECT id FROM ledger_failed", "id", ids)}
+        return Snapshot(accounts, transfers, self._statuses(pending_ids), failed)
+
+    def _expire_due(self, moment: int) -> int:
+        """Inside a write transaction: release the pending transfers due at ``moment``."""
+        due_ids = [int(r[0]) for r in self._run(SELECT_DUE, (moment,))]
+        if not due_ids:
+            return 0
+        transfers = self._transfers(due_ids)
+        invariant(len(transfers) == len(due_ids), "every pending status has its transfer")
+        account_ids = {i for t in transfers.values()
+                       for i in (t.debit_account_id, t.credit_account_id)}
+        snapshot = Snapshot(self._accounts(account_ids, lock=True), transfers,
+                            self._statuses(due_ids))
+        self._write(expire(snapshot, [transfers[i] for i in due_ids]))
+        return len(due_ids)
+
+    def expire_pending(self, now: int | None = None) -> int:
+        with self._transaction(self._begin_write):
+            return self._expire_due(self.clock() if now is None else now)
+
+    def lookup_accounts(self, ids: Sequence[int]) -> list[Account]:
+        with self._transaction(self._begin_read):
+            found = self._accounts(_valid(ids))
+        return [found[i] for i in ids if i in found]
+
+    def lookup_transfers(self, ids: Sequence[int]) -> list[Transfer]:
+        with self._transaction(self._begin_read):
+            found = self._transfers(_valid(ids))
+        return [found[i] for i in ids if i in found]
+
+    def list_accounts(self, ledger: int | None = None, after_id: int = 0,
+                      limit: int = 1_000) -> list[Account]:
+        count = max(0, min(limit, LIST_LIMIT_MAX))
+        if after_id >= U128_MAX or count == 0:
+            return []
+        sql = f"SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id > ?"
+        params: list[object] = [self.u128(max(after_id, 0))]
+        if ledger is not None:
+            sql += " AND ledger = ?"
+            params.append(ledger)
+        with self._transaction(self._begin_read):
+            rows = self._run(sql + " ORDER BY id LIMIT ?", (*params, count))
+        return [account_of(r) for r in rows]
+
+    def verify(self) -> list[str]:
+        """Every account, the journal and the statuses, read in pages in one transaction."""
+        with self._transaction(self._begin_read):
+            accounts = list(self._pages(f"SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts", "id",
+                                        self.u128(0), 0))
+            journal = list(self._pages(f"SELECT {TRANSFER_COLUMNS} FROM ledger_transfers",
+                                       "created_at", 0, 12))
+            statuses = {int(r[0]): PendingStatus(r[1])
+                        for r in self._run("SELECT pending_id, status FROM ledger_pending")}
+        return check(map(account_of, accounts), map(transfer_of, journal), statuses)
+
+    def _pages(self, select: str, column: str, after: object, key: int) -> Iterator[Row]:
+        """Keyset pages of ``select`` in ``column`` order, from ``column > after``."""
+        while True:
+            rows = self._run(f"{select} WHERE {column} > ? ORDER BY {column} LIMIT ?",
+                             (after, PAGE_ROWS))
+            yield from rows
+            if len(rows) < PAGE_ROWS:
+                return
+            after = rows[-1][key]
+
+    def put_budget(self, budget: Budget) -> None:
+        _in_range("budget account_id", budget.account_id, U128_MAX)
+        _in_range("budget amount", budget.amount, U128_MAX)
+        _in_range("budget ledger", budget.ledger, U32_MAX)
+        row = (budget.name, self.u128(budget.account_id), budget.ledger,
+               self.u128(budget.amount), budget.period, int(budget.rollover), budget.kind,
+               budget.owner)
+        with self._transaction(self._begin_write):
+            self._run(UPSERT_BUDGET, row)
+
+    def get_budget(self, name: str) -> Budget | None:
+        with self._transaction(self._begin_read):
+            rows = self._run(f"SELECT {BUDGET_COLUMNS} FROM ledger_budgets WHERE name = ?",
+                             (name,))
+        return budget_of(rows[0]) if rows else None
+
+    def list_budgets(self) -> list[Budget]:
+        with self._transaction(self._begin_read):
+            rows = self._run(f"SELECT {BUDGET_COLUMNS} FROM ledger_budgets ORDER BY name")
+        return [budget_of(r) for r in rows]
+
+
+def _valid(ids: Iterable[int]) -> set[int]:
+    """The ids that can exist (others are simply not found)."""
+    return {i for i in ids if isinstance(i, int) and 0 < i < U128_MAX}
