@@ -6,11 +6,11 @@ can be checked at any time. Pure: storage is the store's business (``tokenomy.st
 :class:`MemoryLedger` keeps it in dicts.
 """
 
+from tokenomy.ledger.accounts import execute_accounts
 from tokenomy.ledger.engine import (
     BatchTooLargeError,
     Snapshot,
     TransferOutcome,
-    execute_accounts,
     execute_transfers,
     expire,
 )

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from tokenomy.ledger.accounts import execute_accounts
 from tokenomy.ledger.budgets import Budget
-from tokenomy.ledger.engine import Snapshot, execute_accounts, execute_transfers, expire
+from tokenomy.ledger.engine import Snapshot, execute_transfers, expire
 from tokenomy.ledger.invariants import check
 from tokenomy.ledger.protocol import LIST_LIMIT_MAX
 from tokenomy.ledger.types import (

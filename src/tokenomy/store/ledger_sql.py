@@ -20,12 +20,12 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 from tokenomy._invariant import invariant
+from tokenomy.ledger.accounts import execute_accounts
 from tokenomy.ledger.budgets import Budget
 from tokenomy.ledger.engine import (
     BatchTooLargeError,
     Snapshot,
     TransferOutcome,
-    execute_accounts,
     execute_transfers,
     expire,
 )
