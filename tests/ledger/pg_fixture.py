@@ -16,13 +16,14 @@ import glob
 import itertools
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 
 import psycopg
 import pytest
+
+from serving import free_port
 
 START_SECONDS_MAX = 60
 DATABASE = "ledgers"
@@ -38,13 +39,6 @@ def find_bindir() -> Path | None:
     return Path(on_path).parent if on_path else None
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class PgCluster:
     """``initdb`` + ``pg_ctl start`` in a temp dir; ``new_database()`` gives a fresh URL."""
 
@@ -52,7 +46,7 @@ class PgCluster:
         self.bindir = bindir
         self.root = Path(tempfile.mkdtemp(prefix="tokenomy-pg-"))
         self.data = self.root / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self._names = itertools.count(1)
         self.started = False
 

@@ -91,6 +91,10 @@ class MemoryLedger:
     def close(self) -> None:
         """Nothing to release."""
 
+    def migrate(self) -> int:
+        """No schema in memory."""
+        return 0
+
     def verify(self) -> list[str]:
         statuses = {i: status for i, (status, _) in self.pending.items()}
         return check(self.accounts.values(), self.transfers.values(), statuses)

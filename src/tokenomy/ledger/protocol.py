@@ -33,6 +33,10 @@ class LedgerStore(Protocol):
         """Release pending transfers due at ``now`` (ns; default the store's clock)."""
         ...
 
+    def migrate(self) -> int:
+        """Bring the schema up to date (a no-op when it is); answer its version."""
+        ...
+
     def verify(self) -> list[str]:
         """Every invariant violation (empty when the ledger is sound)."""
         ...
