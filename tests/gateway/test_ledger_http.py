@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from typing import Any
 
 import httpx
@@ -183,3 +184,28 @@ def test_budget_conflict_is_409(server: str) -> None:
     assert response.status_code == 409 and _body(response)["error"]["type"] == (
         "budget_conflict")
     assert _body(httpx.get(url, timeout=TIMEOUT_S))["asset"] == "USD"
+
+
+def test_the_server_sweeps_expired_reservations(server: str,
+                                                request: pytest.FixtureRequest) -> None:
+    """A pending transfer with a 1 s timeout and no batch after it: the server's sweeper
+    releases it on its own (polled with a generous deadline; nothing asserts a duration)."""
+    source, budget, reservation = _ids(request, 3)
+    assert [r["result"] for r in _body(_post(server, "/api/ledger/accounts", [
+        {"id": source, "ledger": 1, "code": 11},
+        {"id": budget, "ledger": 1, "code": 10, "flags": ["debits_must_not_exceed_credits"]},
+    ]))] == ["ok", "ok"]
+    grant, hold = str(int(reservation) + 1), reservation
+    results = _body(_post(server, "/api/ledger/transfers", [
+        {"id": grant, "debit_account_id": source, "credit_account_id": budget, "amount": 100,
+         "ledger": 1, "code": 1},
+        {"id": hold, "debit_account_id": budget, "credit_account_id": source, "amount": 60,
+         "ledger": 1, "code": 2, "flags": ["pending"], "timeout": 1},
+    ]))
+    assert [r["result"] for r in results] == ["ok", "ok"]
+    assert _account(server, budget)["debits_pending"] == "60"
+    deadline = time.monotonic() + 30
+    while _account(server, budget)["debits_pending"] != "0":
+        assert time.monotonic() < deadline, "the reservation was never released"
+        time.sleep(0.2)
+    assert _account(server, budget)["debits_posted"] == "0"

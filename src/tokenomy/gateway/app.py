@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from tokenomy.gateway.errors import install_error_handlers
 from tokenomy.gateway.ledger_routes import install_ledger_error_handlers, ledger_router
 from tokenomy.gateway.meter_routes import meter_router
 from tokenomy.gateway.pricing_routes import pricing_router
+from tokenomy.ledger.protocol import LedgerStore
 from tokenomy.pricing import UnpricedPolicy, load_book
 from tokenomy.pricing.records import Pricing
 from tokenomy.pricing.stu import build_table
@@ -31,9 +34,13 @@ def create_app(settings: Settings) -> FastAPI:
         ledger = open_ledger(settings.database_url, time.time_ns)  # creates and migrates
         app.state.ledger = ledger
         app.state.schema_version = ledger.migrate()  # already done: answers the version
+        sweeper = asyncio.create_task(_sweep(ledger))
         try:
             yield
         finally:
+            sweeper.cancel()
+            with suppress(asyncio.CancelledError):
+                await sweeper
             ledger.close()
 
     app = FastAPI(
@@ -64,6 +71,20 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(pricing_router(pricing_context(settings)))
     app.include_router(ledger_router())
     return app
+
+
+SWEEP_INTERVAL_S = 1.0  # how often expired reservations are released while the ledger is idle
+
+
+async def _sweep(ledger: LedgerStore) -> None:
+    """Release pending transfers whose timeout passed (every batch does it too; this covers
+    idle periods, so an abandoned reservation never holds a budget past its timeout)."""
+    while True:
+        await asyncio.sleep(SWEEP_INTERVAL_S)
+        try:
+            await asyncio.to_thread(ledger.expire_pending)
+        except StoreError as exc:  # a busy or restarting database: try again next tick
+            logging.getLogger("tokenomy.sweeper").warning("expiry sweep failed: %s", exc)
 
 
 def pricing_context(settings: Settings) -> Pricing:

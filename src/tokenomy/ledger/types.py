@@ -73,7 +73,7 @@ class Account:
     id: int
     ledger: int
     code: int
-    flags: AccountFlags = AccountFlags.NONE
+    flags: int = 0  # AccountFlags bits (a plain int: flag tests are on the hot path)
     debits_pending: int = 0
     debits_posted: int = 0
     credits_pending: int = 0
@@ -102,7 +102,7 @@ class Transfer:
     amount: int = 0
     ledger: int = 0
     code: int = 0
-    flags: TransferFlags = TransferFlags.NONE
+    flags: int = 0  # TransferFlags bits (a plain int: flag tests are on the hot path)
     pending_id: int = 0
     timeout: int = 0  # seconds; only for pending transfers
     user_data_128: int = 0

@@ -35,6 +35,7 @@ class PostgresLedger(SQLLedger):
     """A :class:`~tokenomy.ledger.protocol.LedgerStore` on one PostgreSQL connection."""
 
     dialect = "postgresql"
+    greatest = "GREATEST"
     driver_errors = (psycopg.Error,)
 
     def __init__(self, connection: psycopg.Connection[Row], url: str,
@@ -50,6 +51,12 @@ class PostgresLedger(SQLLedger):
         try:
             db.adapters.register_dumper(int, Int8Dumper)
             db.adapters.register_dumper(int, Int8BinaryDumper)
+            # Every hot query is a primary-key or index lookup. A plan cached while a table
+            # was small (or analyzed empty) would scan it whole forever after: plan each call
+            # with its parameters, and never prefer a sequential scan on this connection.
+            db.execute("SET plan_cache_mode = force_custom_plan")
+            db.execute("SET enable_seqscan = off")
+            db.commit()
             store = cls(db, url, clock)
             store.migrate()
         except BaseException:
@@ -83,9 +90,12 @@ class PostgresLedger(SQLLedger):
         tail = f" ORDER BY {column} FOR UPDATE" if lock else ""
         return self._run(f"{sql} WHERE {column} = ANY(?){tail}", (keys,))
 
-    def _begin_write(self) -> int:
-        rows = self._run("SELECT last_timestamp FROM ledger_meta WHERE id = ? FOR UPDATE", (1,))
-        return int(rows[0][0])
+    def _begin_write(self) -> None:
+        """Nothing to send: the transaction starts with its first statement, and the
+        timestamp UPDATE on ``ledger_meta`` is the writer lock."""
+
+    def _lock_writer(self) -> None:
+        self._run("SELECT last_timestamp FROM ledger_meta WHERE id = ? FOR UPDATE", (1,))
 
     def _begin_read(self) -> None:
         self._run("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")

@@ -38,7 +38,6 @@ from tokenomy.ledger.types import (
     U64_MAX,
     U128_MAX,
     Account,
-    AccountFlags,
     CreateAccountResult,
     CreateTransferResult,
     PendingStatus,
@@ -67,7 +66,9 @@ UPSERT_PENDING = ("INSERT INTO ledger_pending (pending_id, status, expires_at) V
                   "ON CONFLICT (pending_id) DO UPDATE SET status = excluded.status, "
                   "expires_at = excluded.expires_at")
 INSERT_FAILED = "INSERT INTO ledger_failed (id) VALUES (?) ON CONFLICT (id) DO NOTHING"
-SET_LAST = "UPDATE ledger_meta SET last_timestamp = ? WHERE id = 1"
+# Take ``count`` timestamps in one statement: the new last is max(last + 1, clock) + count - 1.
+TAKE_TIMESTAMPS = ("UPDATE ledger_meta SET last_timestamp = {greatest}(last_timestamp + 1, ?) + ? "
+                   "WHERE id = 1 RETURNING last_timestamp")
 SELECT_DUE = ("SELECT pending_id FROM ledger_pending WHERE status = 'pending' "
               "AND expires_at > 0 AND expires_at <= ?")
 UPSERT_BUDGET = (f"INSERT INTO ledger_budgets ({BUDGET_COLUMNS}) VALUES ({', '.join('?' * 8)}) "
@@ -96,6 +97,20 @@ def check_transfers(transfers: Sequence[Transfer]) -> None:
     if len(transfers) > BATCH_MAX:
         raise BatchTooLargeError(f"at most {BATCH_MAX} transfers per batch, got {len(transfers)}")
     for i, t in enumerate(transfers):
+        if (type(t.id) is int and type(t.debit_account_id) is int
+                and type(t.credit_account_id) is int and type(t.amount) is int
+                and type(t.pending_id) is int and type(t.user_data_128) is int
+                and type(t.user_data_64) is int and type(t.user_data_32) is int
+                and type(t.ledger) is int and type(t.timeout) is int and type(t.code) is int
+                and min(t.id, t.debit_account_id, t.credit_account_id, t.amount,
+                             t.pending_id, t.user_data_128, t.user_data_64, t.user_data_32,
+                             t.ledger, t.timeout, t.code, int(t.flags)) >= 0
+                and max(t.id, t.debit_account_id, t.credit_account_id, t.amount, t.pending_id,
+                        t.user_data_128) <= U128_MAX
+                and t.user_data_64 <= U64_MAX
+                and max(t.user_data_32, t.ledger, t.timeout) <= U32_MAX
+                and t.code <= U16_MAX and int(t.flags) <= U16_MAX):
+            continue  # the common case: one test; the detailed ones name what is wrong
         for name in ("id", "debit_account_id", "credit_account_id", "amount", "pending_id",
                      "user_data_128"):
             _in_range(f"transfer {i}: {name}", getattr(t, name), U128_MAX)
@@ -121,14 +136,14 @@ def check_accounts(accounts: Sequence[Account]) -> None:
 
 
 def account_of(r: Row) -> Account:
-    return Account(int(r[0]), int(r[1]), int(r[2]), AccountFlags(int(r[3])), int(r[4]),
+    return Account(int(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]),
                    int(r[5]), int(r[6]), int(r[7]), int(r[8]), u64(int(r[9])), int(r[10]),
                    int(r[11]))
 
 
 def transfer_of(r: Row) -> Transfer:
     return Transfer(int(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[5]), int(r[6]),
-                    TransferFlags(int(r[7])), int(r[4]), int(r[8]), int(r[9]), u64(int(r[10])),
+                    int(r[7]), int(r[4]), int(r[8]), int(r[9]), u64(int(r[10])),
                     int(r[11]), int(r[12]))
 
 
@@ -141,6 +156,7 @@ class SQLLedger:
     """The :class:`~tokenomy.ledger.protocol.LedgerStore` over one database connection."""
 
     dialect = ""
+    greatest = "MAX"  # the two-argument maximum: SQLite MAX(), PostgreSQL GREATEST()
     driver_errors: tuple[type[Exception], ...] = ()
 
     def __init__(self, clock: Callable[[], int]) -> None:
@@ -162,8 +178,13 @@ class SQLLedger:
         """Rows of ``sql`` (a SELECT … WHERE {ids}) whose ``column`` is one of ``ids``."""
         raise NotImplementedError
 
-    def _begin_write(self) -> int:
-        """Start the one write transaction; return the last timestamp, now held locked."""
+    def _begin_write(self) -> None:
+        """Start the one write transaction (the writer lock is taken by _timestamp's UPDATE
+        on PostgreSQL, by BEGIN IMMEDIATE on SQLite)."""
+        raise NotImplementedError
+
+    def _lock_writer(self) -> None:
+        """Inside a write transaction: hold the writer lock without taking a timestamp."""
         raise NotImplementedError
 
     def _begin_read(self) -> None:
@@ -211,11 +232,15 @@ class SQLLedger:
             rows = self._run("SELECT MAX(version) FROM schema_migrations")
         return int(rows[0][0])
 
-    def _timestamp(self, last: int, count: int) -> int:
-        start = max(self.clock(), last + 1)
-        invariant(start + count < _I64, "timestamps stay below 2^63 ns")
-        self._run(SET_LAST, (start + max(count, 1) - 1,))
-        return start
+    def _timestamp(self, count: int) -> int:
+        """Take ``count`` strictly increasing timestamps (the writer lock is held after this
+        statement until commit); return the first."""
+        taken = max(count, 1)
+        rows = self._run(TAKE_TIMESTAMPS.format(greatest=self.greatest),
+                         (self.clock(), taken - 1))
+        last = int(rows[0][0])
+        invariant(last < _I64, "timestamps stay below 2^63 ns")
+        return last - taken + 1
 
     # -- rows ----------------------------------------------------------------------------
     def _account_row(self, a: Account) -> tuple[object, ...]:
@@ -262,8 +287,8 @@ class SQLLedger:
     # -- the protocol ------------------------------------------------------------------
     def create_accounts(self, accounts: Sequence[Account]) -> list[CreateAccountResult]:
         check_accounts(accounts)
-        with self._transaction(self._begin_write) as last:
-            start = self._timestamp(last, len(accounts))
+        with self._transaction(self._begin_write):
+            start = self._timestamp(len(accounts))
             existing = self._accounts({a.id for a in accounts})
             results, created = execute_accounts(existing, accounts, start)
             if created:
@@ -272,8 +297,8 @@ class SQLLedger:
 
     def create_transfers(self, transfers: Sequence[Transfer]) -> list[CreateTransferResult]:
         check_transfers(transfers)
-        with self._transaction(self._begin_write) as last:
-            start = self._timestamp(last, len(transfers))
+        with self._transaction(self._begin_write):
+            start = self._timestamp(len(transfers))
             self._expire_due(start - 1)
             outcome = execute_transfers(self._snapshot(transfers), transfers, start)
             self._write(outcome)
@@ -308,6 +333,9 @@ class SQLLedger:
 
     def expire_pending(self, now: int | None = None) -> int:
         with self._transaction(self._begin_write):
+            # The writer lock first, as every write takes it: expiry locks accounts, and one
+            # lock order (writer lock, then ids) rules out deadlocks with concurrent batches.
+            self._lock_writer()
             return self._expire_due(self.clock() if now is None else now)
 
     def lookup_accounts(self, ids: Sequence[int]) -> list[Account]:

@@ -77,9 +77,11 @@ class SQLiteLedger(SQLLedger):
             rows.extend(self._run(f"{sql} WHERE {column} IN ({marks})", chunk))
         return rows
 
-    def _begin_write(self) -> int:
+    def _begin_write(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
-        return int(self._run("SELECT last_timestamp FROM ledger_meta WHERE id = 1")[0][0])
+
+    def _lock_writer(self) -> None:
+        """BEGIN IMMEDIATE already holds SQLite's one write lock."""
 
     def _begin_read(self) -> None:
         self._db.execute("BEGIN")  # deferred: one consistent snapshot of the WAL
