@@ -468,6 +468,7 @@ def cases() -> list[Case]:
         Case(pg, tk, 1_000, pairs=True),
         Case(pg, tk, 1, clients=4, target_per_s=8_000, target_source=issue),
         Case(pg, tk, 100, clients=4, target_per_s=8_000, target_source=issue),
+        Case(pg, tk, 1_000, clients=4, target_per_s=8_000, target_source=issue),
         Case(pg, nv, 1, clients=4),
         Case(pg, nv, 100, clients=4),
         Case(pg, nv, 1_000, clients=4),

@@ -68,7 +68,10 @@ UPSERT_PENDING = ("INSERT INTO ledger_pending (pending_id, status, expires_at) V
 INSERT_FAILED = "INSERT INTO ledger_failed (id) VALUES (?) ON CONFLICT (id) DO NOTHING"
 # Take ``count`` timestamps in one statement: the new last is max(last + 1, clock) + count - 1.
 TAKE_TIMESTAMPS = ("UPDATE ledger_meta SET last_timestamp = {greatest}(last_timestamp + 1, ?) + ? "
-                   "WHERE id = 1 RETURNING last_timestamp")
+                   "WHERE id = 1 RETURNING last_timestamp, next_expiry")
+SET_NEXT_EXPIRY = "UPDATE ledger_meta SET next_expiry = ? WHERE id = 1"
+NEXT_EXPIRY = ("SELECT COALESCE(MIN(expires_at), 0) FROM ledger_pending "
+               "WHERE status = 'pending' AND expires_at > 0")
 SELECT_DUE = ("SELECT pending_id FROM ledger_pending WHERE status = 'pending' "
               "AND expires_at > 0 AND expires_at <= ?")
 UPSERT_BUDGET = (f"INSERT INTO ledger_budgets ({BUDGET_COLUMNS}) VALUES ({', '.join('?' * 8)}) "
@@ -232,15 +235,15 @@ class SQLLedger:
             rows = self._run("SELECT MAX(version) FROM schema_migrations")
         return int(rows[0][0])
 
-    def _timestamp(self, count: int) -> int:
+    def _timestamp(self, count: int) -> tuple[int, int]:
         """Take ``count`` strictly increasing timestamps (the writer lock is held after this
-        statement until commit); return the first."""
+        statement until commit); return the first, and the earliest pending expiry."""
         taken = max(count, 1)
         rows = self._run(TAKE_TIMESTAMPS.format(greatest=self.greatest),
                          (self.clock(), taken - 1))
-        last = int(rows[0][0])
+        last, next_expiry = int(rows[0][0]), int(rows[0][1])
         invariant(last < _I64, "timestamps stay below 2^63 ns")
-        return last - taken + 1
+        return last - taken + 1, next_expiry
 
     # -- rows ----------------------------------------------------------------------------
     def _account_row(self, a: Account) -> tuple[object, ...]:
@@ -288,7 +291,7 @@ class SQLLedger:
     def create_accounts(self, accounts: Sequence[Account]) -> list[CreateAccountResult]:
         check_accounts(accounts)
         with self._transaction(self._begin_write):
-            start = self._timestamp(len(accounts))
+            start, _ = self._timestamp(len(accounts))
             existing = self._accounts({a.id for a in accounts})
             results, created = execute_accounts(existing, accounts, start)
             if created:
@@ -298,10 +301,15 @@ class SQLLedger:
     def create_transfers(self, transfers: Sequence[Transfer]) -> list[CreateTransferResult]:
         check_transfers(transfers)
         with self._transaction(self._begin_write):
-            start = self._timestamp(len(transfers))
-            self._expire_due(start - 1)
+            start, next_expiry = self._timestamp(len(transfers))
+            if next_expiry and next_expiry <= start - 1:  # else nothing can be due
+                _, next_expiry = self._expire_due(start - 1)
             outcome = execute_transfers(self._snapshot(transfers), transfers, start)
             self._write(outcome)
+            deadlines = [expires_at for status, expires_at in outcome.pending.values()
+                         if status is PendingStatus.PENDING and expires_at > 0]
+            if deadlines and (next_expiry == 0 or min(deadlines) < next_expiry):
+                self._run(SET_NEXT_EXPIRY, (min(deadlines),))
         return list(outcome.results)
 
     def _snapshot(self, batch: Sequence[Transfer]) -> Snapshot:
@@ -317,11 +325,17 @@ class SQLLedger:
         failed = {int(r[0]) for r in self._select_ids("SELECT id FROM ledger_failed", "id", ids)}
         return Snapshot(accounts, transfers, self._statuses(pending_ids), failed)
 
-    def _expire_due(self, moment: int) -> int:
-        """Inside a write transaction: release the pending transfers due at ``moment``."""
+    def _expire_due(self, moment: int) -> tuple[int, int]:
+        """Inside a write transaction: release the pending transfers due at ``moment``;
+        record the earliest expiry left. Returns (released, earliest expiry left or 0)."""
         due_ids = [int(r[0]) for r in self._run(SELECT_DUE, (moment,))]
-        if not due_ids:
-            return 0
+        if due_ids:
+            self._expire(due_ids)
+        next_expiry = int(self._run(NEXT_EXPIRY)[0][0])
+        self._run(SET_NEXT_EXPIRY, (next_expiry,))
+        return len(due_ids), next_expiry
+
+    def _expire(self, due_ids: list[int]) -> None:
         transfers = self._transfers(due_ids)
         invariant(len(transfers) == len(due_ids), "every pending status has its transfer")
         account_ids = {i for t in transfers.values()
@@ -329,14 +343,14 @@ class SQLLedger:
         snapshot = Snapshot(self._accounts(account_ids, lock=True), transfers,
                             self._statuses(due_ids))
         self._write(expire(snapshot, [transfers[i] for i in due_ids]))
-        return len(due_ids)
 
     def expire_pending(self, now: int | None = None) -> int:
         with self._transaction(self._begin_write):
             # The writer lock first, as every write takes it: expiry locks accounts, and one
             # lock order (writer lock, then ids) rules out deadlocks with concurrent batches.
             self._lock_writer()
-            return self._expire_due(self.clock() if now is None else now)
+            released, _ = self._expire_due(self.clock() if now is None else now)
+            return released
 
     def lookup_accounts(self, ids: Sequence[int]) -> list[Account]:
         with self._transaction(self._begin_read):

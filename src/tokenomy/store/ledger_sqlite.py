@@ -18,6 +18,7 @@ from tokenomy.store.ledger_sql import Row, SQLLedger
 SYNCHRONOUS = ("full", "normal")
 BUSY_TIMEOUT_MS = 60_000  # how long a writer waits for the file's write lock
 _IN_CHUNK = 500  # ids per ``IN (…)`` (SQLite's parameter limit is 32,766)
+_MARKS = ["", *(", ".join("?" * n) for n in range(1, _IN_CHUNK + 1))]
 
 
 class SQLiteLedger(SQLLedger):
@@ -69,6 +70,12 @@ class SQLiteLedger(SQLLedger):
     def _select_ids(self, sql: str, column: str, ids: Collection[int],
                     lock: bool = False) -> list[Row]:
         # No row locks in SQLite: BEGIN IMMEDIATE already holds the database's write lock.
+        if not ids:
+            return []
+        if len(ids) <= _IN_CHUNK:  # the common case: one query
+            keys = [f"{i:039d}" for i in ids]
+            marks = _MARKS[len(keys)]
+            return self._db.execute(f"{sql} WHERE {column} IN ({marks})", keys).fetchall()
         keys = sorted(ids)
         rows: list[Row] = []
         for at in range(0, len(keys), _IN_CHUNK):

@@ -194,3 +194,14 @@ MIGRATIONS = (
         """,
     ),
 )
+
+# The earliest expiry of any timed pending transfer (0: none), so a batch skips the due-
+# expiry query when nothing can be due. It may run early (a pending resolved before its
+# deadline), never late: every write that creates an earlier deadline lowers it.
+_NEXT_EXPIRY = """
+ALTER TABLE ledger_meta ADD COLUMN next_expiry BIGINT NOT NULL DEFAULT 0;
+UPDATE ledger_meta SET next_expiry = COALESCE((SELECT MIN(expires_at) FROM ledger_pending
+    WHERE status = 'pending' AND expires_at > 0), 0) WHERE id = 1;
+"""
+
+MIGRATIONS = (*MIGRATIONS, Migration(5, "ledger_next_expiry", _NEXT_EXPIRY))
