@@ -50,6 +50,7 @@ bench: $(STAMP_TEST)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/meter.py
 	$(BIN)/python bench/pricing.py
+	$(BIN)/python bench/ledger.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
