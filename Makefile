@@ -46,7 +46,7 @@ pytest: $(STAMP_TEST) postgresql
 
 test: lint typecheck pytest
 
-bench: $(STAMP_TEST)
+bench: $(STAMP_TEST) postgresql
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/meter.py
 	$(BIN)/python bench/pricing.py
