@@ -73,9 +73,9 @@ class SQLiteLedger(SQLLedger):
         if not ids:
             return []
         if len(ids) <= _IN_CHUNK:  # the common case: one query
-            keys = [f"{i:039d}" for i in ids]
-            marks = _MARKS[len(keys)]
-            return self._db.execute(f"{sql} WHERE {column} IN ({marks})", keys).fetchall()
+            texts = [f"{i:039d}" for i in ids]  # self.u128, inlined on the hot path
+            marks = _MARKS[len(texts)]
+            return self._db.execute(f"{sql} WHERE {column} IN ({marks})", texts).fetchall()
         keys = sorted(ids)
         rows: list[Row] = []
         for at in range(0, len(keys), _IN_CHUNK):
