@@ -50,7 +50,7 @@ from tokenomy.store.url import StoreError
 Row = tuple[Any, ...]
 PAGE_ROWS = 10_000  # rows one verify() query reads
 _I64 = 2**63
-_POST_OR_VOID = TransferFlags.POST_PENDING_TRANSFER | TransferFlags.VOID_PENDING_TRANSFER
+_POST_OR_VOID = int(TransferFlags.POST_PENDING_TRANSFER | TransferFlags.VOID_PENDING_TRANSFER)
 
 ACCOUNT_COLUMNS = ("id, ledger, code, flags, debits_pending, debits_posted, credits_pending, "
                    "credits_posted, user_data_128, user_data_64, user_data_32, created_at")
@@ -165,6 +165,7 @@ class SQLLedger:
     def __init__(self, clock: Callable[[], int]) -> None:
         self.clock = clock  # ns; timestamps are max(clock, last + 1), persisted
         self._lock = threading.Lock()
+        self._encode: Callable[[int], object] = self.u128  # rebound by a dialect if faster
 
     # -- the dialect's part ------------------------------------------------------------
     def u128(self, value: int) -> object:
@@ -247,13 +248,13 @@ class SQLLedger:
 
     # -- rows ----------------------------------------------------------------------------
     def _account_row(self, a: Account) -> tuple[object, ...]:
-        e = self.u128
+        e = self._encode
         return (e(a.id), a.ledger, a.code, int(a.flags), e(a.debits_pending),
                 e(a.debits_posted), e(a.credits_pending), e(a.credits_posted),
                 e(a.user_data_128), i64(a.user_data_64), a.user_data_32, a.timestamp)
 
     def _transfer_row(self, t: Transfer) -> tuple[object, ...]:
-        e = self.u128
+        e = self._encode
         return (e(t.id), e(t.debit_account_id), e(t.credit_account_id), e(t.amount),
                 e(t.pending_id), t.ledger, t.code, int(t.flags), t.timeout, e(t.user_data_128),
                 i64(t.user_data_64), t.user_data_32, t.timestamp)
@@ -276,7 +277,7 @@ class SQLLedger:
         if outcome.created:
             self._run_many(INSERT_TRANSFER, [self._transfer_row(t) for t in outcome.created])
         if outcome.accounts:
-            e = self.u128
+            e = self._encode
             self._run_many(UPDATE_BALANCES, [
                 (e(a.debits_pending), e(a.debits_posted), e(a.credits_pending),
                  e(a.credits_posted), e(a.id)) for a in outcome.accounts.values()])

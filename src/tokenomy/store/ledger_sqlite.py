@@ -17,6 +17,7 @@ from tokenomy.store.ledger_sql import Row, SQLLedger
 
 SYNCHRONOUS = ("full", "normal")
 BUSY_TIMEOUT_MS = 60_000  # how long a writer waits for the file's write lock
+_U128_TEXT = "{:039d}".format  # u128 as fixed-width text: text order is numeric order
 _IN_CHUNK = 500  # ids per ``IN (…)`` (SQLite's parameter limit is 32,766)
 _MARKS = ["", *(", ".join("?" * n) for n in range(1, _IN_CHUNK + 1))]
 
@@ -32,6 +33,7 @@ class SQLiteLedger(SQLLedger):
         super().__init__(clock)
         self._db = connection
         self.path = path
+        self._encode = _U128_TEXT  # a bound builtin: no Python frame per value
 
     @classmethod
     def open(cls, path: str, clock: Callable[[], int], synchronous: str = "full",
@@ -59,7 +61,7 @@ class SQLiteLedger(SQLLedger):
         return self._db
 
     def u128(self, value: int) -> object:
-        return f"{value:039d}"
+        return _U128_TEXT(value)
 
     def _run(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         return self._db.execute(sql, params).fetchall()
@@ -73,7 +75,7 @@ class SQLiteLedger(SQLLedger):
         if not ids:
             return []
         if len(ids) <= _IN_CHUNK:  # the common case: one query
-            texts = [f"{i:039d}" for i in ids]  # self.u128, inlined on the hot path
+            texts = [_U128_TEXT(i) for i in ids]
             marks = _MARKS[len(texts)]
             return self._db.execute(f"{sql} WHERE {column} IN ({marks})", texts).fetchall()
         keys = sorted(ids)
