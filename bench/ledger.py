@@ -45,6 +45,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _common import print_table
 from _pg import PgServer, start_server
 from tokenomy.ledger.types import (
     Account,
@@ -516,14 +517,6 @@ def row(case: Case, tally: Tally, check: str, rates: dict[Case, float],
     parts += [f"{tally.decided:,} in {seconds:.1f} s",
               f"{tally.refused / max(tally.decided, 1):.1%} refused", *tally.notes]
     return [measure, shown, versus, target, "; ".join(parts)]
-
-
-def print_table(header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for r in rows:
-        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
 
 
 def main() -> int:

@@ -14,25 +14,15 @@ import gzip
 import os
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from _common import REPEATS, best_of, print_table
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "meter" / "corpus"
-REPEATS = 5  # best-of for every timing
 CORPUS_COPIES = 40  # the test corpus is a few KB; repeat it for a stable measurement
-
-
-def _best(fn: Callable[[], object], repeats: int = REPEATS) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def _corpus() -> list[str]:
@@ -74,9 +64,9 @@ def bench_text(rows: list[list[str]]) -> None:
         ref = _reference_tiktoken(name)
         tokens = sum(len(ref.encode_ordinary(t)) for t in texts)
         assert tokens == sum(ours.count(t) for t in texts), "counts differ from tiktoken"
-        t_ref = _best(lambda: [ref.encode_ordinary(t) for t in texts])  # noqa: B023
-        t_ours = _best(lambda: [ours.count(t) for t in texts])  # noqa: B023
-        t_batch = _best(lambda: ours.count_batch(texts))  # noqa: B023
+        t_ref = best_of(lambda: [ref.encode_ordinary(t) for t in texts])  # noqa: B023
+        t_ours = best_of(lambda: [ours.count(t) for t in texts])  # noqa: B023
+        t_batch = best_of(lambda: ours.count_batch(texts))  # noqa: B023
         rows.append([f"text {name}: raw tiktoken encode_ordinary (reference)",
                      f"{tokens / t_ref:,.0f} tok/s", "100%", ""])
         rows.append([f"text {name}: tokenomy count()", f"{tokens / t_ours:,.0f} tok/s",
@@ -89,7 +79,7 @@ def bench_text(rows: list[list[str]]) -> None:
             rows.append([f"text {name}: LiteLLM token_counter", "not installed", "", ""])
             continue
         lite_tokens = sum(token_counter(model=litellm_model, text=t) for t in texts)
-        t_lite = _best(lambda: [token_counter(model=litellm_model, text=t)  # noqa: B023
+        t_lite = best_of(lambda: [token_counter(model=litellm_model, text=t)  # noqa: B023
                                 for t in texts], repeats=2)
         same = "same counts" if lite_tokens == tokens else f"{lite_tokens - tokens:+,} tokens"
         rows.append([f"text {name}: LiteLLM token_counter ({litellm_model})",
@@ -124,12 +114,12 @@ def bench_normalize(rows: list[list[str]]) -> None:
 
     n = 20_000
     for provider, api, usage in RECORDS:
-        seconds = _best(lambda: [normalize(provider, api, usage)  # noqa: B023
+        seconds = best_of(lambda: [normalize(provider, api, usage)  # noqa: B023
                                  for _ in range(n)])
         rows.append([f"normalize {provider} {api}", f"{seconds / n * 1e6:.2f} µs/record",
                      f"{n / seconds:,.0f} records/s", "≤ 5 µs"])
     mixed = RECORDS * (n // len(RECORDS))
-    seconds = _best(lambda: [normalize(p, a, u) for p, a, u in mixed])
+    seconds = best_of(lambda: [normalize(p, a, u) for p, a, u in mixed])
     rows.append(["normalize mixed (all of the above)",
                  f"{seconds / len(mixed) * 1e6:.2f} µs/record",
                  f"{len(mixed) / seconds:,.0f} records/s", "≤ 5 µs"])
@@ -139,7 +129,7 @@ def bench_normalize(rows: list[list[str]]) -> None:
     except ImportError:
         return
     raw = RECORDS[0][2]
-    seconds = _best(lambda: [LiteUsage(**raw) for _ in range(n)])
+    seconds = best_of(lambda: [LiteUsage(**raw) for _ in range(n)])
     rows.append(["LiteLLM Usage(**openai chat usage) (reference)",
                  f"{seconds / n * 1e6:.2f} µs/record", f"{n / seconds:,.0f} records/s", ""])
 
@@ -152,13 +142,7 @@ def main() -> int:
           file=sys.stderr)
     bench_text(rows)
     bench_normalize(rows)
-    header = ["measure", "result", "vs reference", "target / note"]
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    line = "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |"
-    print(line)
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+    print_table(["measure", "result", "vs reference", "target / note"], rows)
     return 0
 
 

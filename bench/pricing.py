@@ -34,12 +34,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from _common import best_of, print_table
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20261101
@@ -278,15 +280,6 @@ def _candidates(book: Any, model: str, provider: str) -> list[str]:
 # ------------------------------------------------------------------------- timing
 
 
-def _best(fn: Callable[[], object], repeats: int = REPEATS) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def _each(fn: Callable[..., object], args: list[tuple[Any, ...]]) -> Callable[[], None]:
     """A timing body that calls ``fn(*a)`` for every ``a`` and keeps no result (as timeit)."""
 
@@ -314,22 +307,22 @@ def bench_ours(rows: list[list[str]], records: list[Rec], ours: Ours, tc: TokenC
     """Our quotes/s over everything, per feature, and on the text-only subset vs tokencost."""
     q, book = ours.quote, ours.book
     jobs = [(book, *ours.job(r)) for r in records]
-    t_ours = _best(_each(q, jobs))
+    t_ours = best_of(_each(q, jobs), REPEATS)
     rows.append([f"ours quote(): {len(jobs):,} mixed records (tiers, TTLs, batch)",
                  _per(t_ours, len(jobs)), "", "≤ 5 µs"])
     for name, keep in SUBSETS:
         subset = [j for j, r in zip(jobs, records, strict=True) if keep(r)]
-        rows.append([f"  of which {len(subset):,} {name}", _per(_best(_each(q, subset)),
+        rows.append([f"  of which {len(subset):,} {name}", _per(best_of(_each(q, subset), REPEATS),
                                                                 len(subset)), "", "≤ 5 µs"])
     plain = [(j, r) for j, r in zip(jobs, records, strict=True)
              if r.plain and r.model in tc.names]
-    t_plain = _best(_each(q, [j for j, _ in plain]))
+    t_plain = best_of(_each(q, [j for j, _ in plain]), REPEATS)
     f = tc.cost
 
     def tc_pair(i: int, o: int, n: str) -> object:
         return f(i, n, "input") + f(o, n, "output")
 
-    t_tc = _best(_each(tc_pair, [(r.inp, r.out, tc.names[r.model]) for _, r in plain]))
+    t_tc = best_of(_each(tc_pair, [(r.inp, r.out, tc.names[r.model]) for _, r in plain]), REPEATS)
     rows.append([f"ours quote(): {len(plain):,} text-only, no-tier records",
                  _per(t_plain, len(plain)), f"{t_plain / t_tc:.2f}× tokencost's time",
                  "≤ 5 µs"])
@@ -356,7 +349,7 @@ def bench_references(rows: list[list[str]], records: list[Rec], tc: TokenCost, l
     plain = [(lite.names[r.model], r.inp, r.out) for r in records
              if r.plain and r.model in lite.names][:5_000]
     c = lite.cost
-    t_kw = _best(_each(lambda n, i, o: c(model=n, prompt_tokens=i, completion_tokens=o),
+    t_kw = best_of(_each(lambda n, i, o: c(model=n, prompt_tokens=i, completion_tokens=o),
                        plain), repeats=1)
     lite_s = t_lite / len(known)
     rows[0][2] = f"{lite_s / ours_s:,.0f}× faster than LiteLLM"
@@ -629,15 +622,6 @@ def _reason_rows(found: dict[tuple[str, str], dict[str, list[int]]], records: li
 # ------------------------------------------------------------------------- output
 
 
-def _print_table(header: list[str], rows: Iterable[list[str]]) -> None:
-    rows = list(rows)
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
-
-
 def main() -> int:
     # LiteLLM would otherwise try to download its price map at import time.
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -655,13 +639,13 @@ def main() -> int:
                   records)
     agreement: list[list[str]] = []
     reasons = bench_disagree(agreement, records, ours, results, rates)
-    _print_table(["measure", "result", "vs reference", "target / note"],
+    print_table(["measure", "result", "vs reference", "target / note"],
                  [*speed, *imports, *agreement])
     print()
     print("Why the references differ from ours (a record may have several reasons; "
           "$/MTok rates are marginal, measured by probe requests):")
     print()
-    _print_table(["tool", "reason", "records", "example (#record: ours vs theirs)"], reasons)
+    print_table(["tool", "reason", "records", "example (#record: ours vs theirs)"], reasons)
     return 0
 
 
