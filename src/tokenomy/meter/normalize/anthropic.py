@@ -58,7 +58,8 @@ def cache_creation_ttl(
         )
     if not h1:
         return (("5m", m5),) if m5 else ()
-    return (("5m", m5), ("1h", h1)) if m5 else (("1h", h1),)
+    # Sorted by label, as Usage keeps it ("1h" < "5m"): no re-sorting on the hot path.
+    return (("1h", h1), ("5m", m5)) if m5 else (("1h", h1),)
 
 
 def messages(usage: Fields) -> Usage:
