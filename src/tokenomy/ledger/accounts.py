@@ -80,7 +80,7 @@ def execute_accounts(existing: Mapping[int, Account], accounts: Sequence[Account
     for start, end in chains(len(accounts), linked):
         chain: list[Account] = []
         for i in range(start, end):
-            a = replace(accounts[i], timestamp=timestamp + i)
+            a = replace(accounts[i], flags=int(accounts[i].flags), timestamp=timestamp + i)
             if i == len(accounts) - 1 and linked[i]:
                 result = A.LINKED_EVENT_CHAIN_OPEN
             else:

@@ -50,6 +50,7 @@ from tokenomy.store.url import StoreError
 Row = tuple[Any, ...]
 PAGE_ROWS = 10_000  # rows one verify() query reads
 _I64 = 2**63
+I64_LIMIT = _I64  # timestamps and expiries stay below it (BIGINT)
 _POST_OR_VOID = int(TransferFlags.POST_PENDING_TRANSFER | TransferFlags.VOID_PENDING_TRANSFER)
 
 ACCOUNT_COLUMNS = ("id, ledger, code, flags, debits_pending, debits_posted, credits_pending, "
@@ -215,10 +216,26 @@ class SQLLedger:
                 except BaseException:
                     with suppress(*self.driver_errors):  # the first error is the one to see
                         self._rollback()
+                    self._after_rollback()
                     raise
                 self._commit()
+                self._after_commit()
             except self.driver_errors as exc:
+                self._after_rollback()
                 raise StoreError(f"{self.dialect} ledger: {exc}") from exc
+
+    # Hooks for a dialect that keeps state between transactions (SQLite's cache).
+    def _after_commit(self) -> None:
+        """The transaction committed."""
+
+    def _after_rollback(self) -> None:
+        """The transaction was rolled back (or its commit failed)."""
+
+    def _note_accounts(self, accounts: dict[int, Account]) -> None:
+        """These accounts' new state is written in the open transaction."""
+
+    def _set_next_expiry(self, value: int) -> None:
+        self._run(SET_NEXT_EXPIRY, (value,))
 
     def migrate(self) -> int:
         """Apply the migrations not yet applied, in one transaction; return the version."""
@@ -277,6 +294,7 @@ class SQLLedger:
         if outcome.created:
             self._run_many(INSERT_TRANSFER, [self._transfer_row(t) for t in outcome.created])
         if outcome.accounts:
+            self._note_accounts(outcome.accounts)
             e = self._encode
             self._run_many(UPDATE_BALANCES, [
                 (e(a.debits_pending), e(a.debits_posted), e(a.credits_pending),
@@ -297,6 +315,7 @@ class SQLLedger:
             results, created = execute_accounts(existing, accounts, start)
             if created:
                 self._run_many(INSERT_ACCOUNT, [self._account_row(a) for a in created])
+                self._note_accounts({a.id: a for a in created})
         return list(results)
 
     def create_transfers(self, transfers: Sequence[Transfer]) -> list[CreateTransferResult]:
@@ -310,21 +329,27 @@ class SQLLedger:
             deadlines = [expires_at for status, expires_at in outcome.pending.values()
                          if status is PendingStatus.PENDING and expires_at > 0]
             if deadlines and (next_expiry == 0 or min(deadlines) < next_expiry):
-                self._run(SET_NEXT_EXPIRY, (min(deadlines),))
+                self._set_next_expiry(min(deadlines))
         return list(outcome.results)
 
     def _snapshot(self, batch: Sequence[Transfer]) -> Snapshot:
         ids = {t.id for t in batch}
         pending_ids = {t.pending_id for t in batch if t.flags & _POST_OR_VOID and t.pending_id}
-        transfers = self._transfers(ids | pending_ids)
+        transfers, failed = self._transfers_and_failed(ids | pending_ids, ids)
         account_ids = {i for t in batch for i in (t.debit_account_id, t.credit_account_id)}
         for pending_id in pending_ids:
             p = transfers.get(pending_id)
             if p is not None:
                 account_ids.update((p.debit_account_id, p.credit_account_id))
         accounts = self._accounts(account_ids - {0}, lock=True)
-        failed = {int(r[0]) for r in self._select_ids("SELECT id FROM ledger_failed", "id", ids)}
         return Snapshot(accounts, transfers, self._statuses(pending_ids), failed)
+
+    def _transfers_and_failed(self, ids: Collection[int], batch_ids: Collection[int],
+                              ) -> tuple[dict[int, Transfer], set[int]]:
+        """The stored transfers among ``ids`` and the retired ids among ``batch_ids``."""
+        failed = {int(r[0]) for r in self._select_ids("SELECT id FROM ledger_failed", "id",
+                                                      batch_ids)}
+        return self._transfers(ids), failed
 
     def _expire_due(self, moment: int) -> tuple[int, int]:
         """Inside a write transaction: release the pending transfers due at ``moment``;
@@ -333,7 +358,7 @@ class SQLLedger:
         if due_ids:
             self._expire(due_ids)
         next_expiry = int(self._run(NEXT_EXPIRY)[0][0])
-        self._run(SET_NEXT_EXPIRY, (next_expiry,))
+        self._set_next_expiry(next_expiry)
         return len(due_ids), next_expiry
 
     def _expire(self, due_ids: list[int]) -> None:

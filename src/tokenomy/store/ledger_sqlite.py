@@ -13,13 +13,17 @@ import sqlite3
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
-from tokenomy.store.ledger_sql import Row, SQLLedger
+from tokenomy._invariant import invariant
+from tokenomy.ledger.types import Account, Transfer
+from tokenomy.store.ledger_sql import I64_LIMIT as _I64
+from tokenomy.store.ledger_sql import TRANSFER_COLUMNS, Row, SQLLedger, transfer_of
 
 SYNCHRONOUS = ("full", "normal")
 BUSY_TIMEOUT_MS = 60_000  # how long a writer waits for the file's write lock
 _U128_TEXT = "{:039d}".format  # u128 as fixed-width text: text order is numeric order
 _IN_CHUNK = 500  # ids per ``IN (…)`` (SQLite's parameter limit is 32,766)
 _MARKS = ["", *(", ".join("?" * n) for n in range(1, _IN_CHUNK + 1))]
+_NULLS = ", ".join(["NULL"] * 12)  # the transfer columns a retired id does not have
 
 
 class SQLiteLedger(SQLLedger):
@@ -34,6 +38,17 @@ class SQLiteLedger(SQLLedger):
         self._db = connection
         self.path = path
         self._encode = _U128_TEXT  # a bound builtin: no Python frame per value
+        # Between write transactions this connection keeps what it last saw: the accounts,
+        # the last timestamp and the next expiry. ``PRAGMA data_version`` changes when any
+        # OTHER connection commits; then it is all read again, under the write lock.
+        self._seen_version: int | None = None
+        self._cached: dict[int, Account] = {}
+        self._last = 0
+        self._next_expiry = 0
+        self._writing = False
+        self._dirty: dict[int, Account] = {}
+        self._new_last: int | None = None
+        self._new_next: int | None = None
 
     @classmethod
     def open(cls, path: str, clock: Callable[[], int], synchronous: str = "full",
@@ -88,6 +103,80 @@ class SQLiteLedger(SQLLedger):
 
     def _begin_write(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
+        self._writing = True
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._seen_version:  # first use, or another process has written
+            self._cached.clear()
+            self._last, self._next_expiry = self._clock_state()
+            self._seen_version = version
+
+    def _clock_state(self) -> tuple[int, int]:
+        """(last timestamp, next expiry) as the database has them: the newest stored row
+        (this store does not rewrite ``ledger_meta`` on every batch) or the meta row."""
+        meta = self._db.execute(
+            "SELECT last_timestamp, next_expiry FROM ledger_meta WHERE id = 1").fetchone()
+        newest = [self._db.execute(f"SELECT MAX(created_at) FROM {table}").fetchone()[0]
+                  for table in ("ledger_transfers", "ledger_accounts")]
+        return max([int(meta[0]), *(int(n) for n in newest if n is not None)]), int(meta[1])
+
+    def _timestamp(self, count: int) -> tuple[int, int]:
+        taken = max(count, 1)
+        start = max(self.clock(), self._last + 1)
+        self._new_last = start + taken - 1
+        invariant(self._new_last < _I64, "timestamps stay below 2^63 ns")
+        return start, self._next_expiry
+
+    def _set_next_expiry(self, value: int) -> None:
+        super()._set_next_expiry(value)
+        self._new_next = value
+
+    def _accounts(self, ids: Collection[int], lock: bool = False) -> dict[int, Account]:
+        if not self._writing:  # a read transaction reads the database
+            return super()._accounts(ids, lock)
+        cached, dirty = self._cached, self._dirty
+        missing = [i for i in ids if i not in cached and i not in dirty]
+        if missing:  # rows read under the write lock are the latest committed state
+            cached.update(super()._accounts(missing, lock))
+        # Written earlier in this transaction (expiry before the batch) wins over committed.
+        found = {i: cached[i] for i in ids if i in cached}
+        found.update((i, dirty[i]) for i in ids if i in dirty)
+        return found
+
+    def _transfers_and_failed(self, ids: Collection[int], batch_ids: Collection[int],
+                              ) -> tuple[dict[int, Transfer], set[int]]:
+        if not 0 < len(ids) <= _IN_CHUNK:
+            return super()._transfers_and_failed(ids, batch_ids)
+        # One statement for both (a batch's usual case): the journal rows, then retired ids.
+        keys = [_U128_TEXT(i) for i in ids]
+        retired = [_U128_TEXT(i) for i in batch_ids]
+        rows = self._db.execute(
+            f"SELECT {TRANSFER_COLUMNS}, 0 FROM ledger_transfers WHERE id IN "
+            f"({_MARKS[len(keys)]}) UNION ALL SELECT id, {_NULLS}, 1 FROM ledger_failed "
+            f"WHERE id IN ({_MARKS[len(retired)]})", [*keys, *retired]).fetchall()
+        transfers = {t.id: t for t in (transfer_of(r) for r in rows if not r[13])}
+        return transfers, {int(r[0]) for r in rows if r[13]}
+
+    def _note_accounts(self, accounts: dict[int, Account]) -> None:
+        self._dirty.update(accounts)
+
+    def _after_commit(self) -> None:
+        if self._writing:
+            self._cached.update(self._dirty)
+            if self._new_last is not None:
+                self._last = self._new_last
+            if self._new_next is not None:
+                self._next_expiry = self._new_next
+        self._end_transaction()
+
+    def _after_rollback(self) -> None:
+        if self._writing:
+            self._seen_version = None  # read everything again next time
+        self._end_transaction()
+
+    def _end_transaction(self) -> None:
+        self._writing = False
+        self._dirty.clear()
+        self._new_last = self._new_next = None
 
     def _lock_writer(self) -> None:
         """BEGIN IMMEDIATE already holds SQLite's one write lock."""

@@ -205,3 +205,10 @@ UPDATE ledger_meta SET next_expiry = COALESCE((SELECT MIN(expires_at) FROM ledge
 """
 
 MIGRATIONS = (*MIGRATIONS, Migration(5, "ledger_next_expiry", _NEXT_EXPIRY))
+
+# The SQLite store derives its clock from the newest row when another process has written:
+# the journal's created_at is indexed (UNIQUE); the accounts' needs its own index.
+MIGRATIONS = (*MIGRATIONS, Migration(
+    6, "ledger_accounts_created_at",
+    "CREATE INDEX IF NOT EXISTS ledger_accounts_created_at ON ledger_accounts (created_at);",
+))
