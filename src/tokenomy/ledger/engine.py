@@ -199,15 +199,16 @@ class _Batch:
 
 def _limits(dr: Account, drb: list[int], cr: Account, crb: list[int],
             amount: int, pending: bool) -> CreateTransferResult | None:
-    """Overflow and balance-limit checks for debiting ``dr`` / crediting ``cr`` by amount
-    (the pending fields for a pending transfer, the posted ones otherwise, then the totals)."""
+    """Overflow and balance-limit checks for debiting ``dr`` / crediting ``cr`` by amount, in
+    TigerBeetle's order: the pending fields (pending transfers only), the posted fields (every
+    transfer: a reservation must be postable), then the totals, then the limits."""
     if pending and drb[0] + amount > U128_MAX:
         return R.OVERFLOWS_DEBITS_PENDING
     if pending and crb[2] + amount > U128_MAX:
         return R.OVERFLOWS_CREDITS_PENDING
-    if not pending and drb[1] + amount > U128_MAX:
+    if drb[1] + amount > U128_MAX:
         return R.OVERFLOWS_DEBITS_POSTED
-    if not pending and crb[3] + amount > U128_MAX:
+    if crb[3] + amount > U128_MAX:
         return R.OVERFLOWS_CREDITS_POSTED
     if drb[0] + drb[1] + amount > U128_MAX:
         return R.OVERFLOWS_DEBITS
