@@ -6,8 +6,9 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,7 +29,7 @@ def tokenomy_command() -> list[str]:
 
 
 @contextmanager
-def serve(workdir: Path, database_url: str) -> Iterator[str]:
+def serve(workdir: Path, database_url: str, args: Sequence[str] = ()) -> Iterator[str]:
     """A ``tokenomy serve`` subprocess on a free loopback port; yields its base URL."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENOMY_")}
@@ -36,7 +37,7 @@ def serve(workdir: Path, database_url: str) -> Iterator[str]:
     log_path = workdir / f"server-{port}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [*tokenomy_command(), "serve", "--port", str(port)], cwd=workdir, env=env,
+            [*tokenomy_command(), "serve", "--port", str(port), *args], cwd=workdir, env=env,
             stdout=log, stderr=subprocess.STDOUT,
         )
         base = f"http://127.0.0.1:{port}"
@@ -61,3 +62,26 @@ def serve(workdir: Path, database_url: str) -> Iterator[str]:
                 proc.kill()
 
 
+
+
+@contextmanager
+def serve_in_thread(app: object, path: str = "/") -> Iterator[str]:
+    """An ASGI app on uvicorn in a thread of this process (a real socket); yields its URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,  # type: ignore
+                                           log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + STARTUP_SECONDS_MAX
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the in-thread server did not start")
+        time.sleep(0.02)
+    try:
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -17,6 +17,27 @@ built-in defaults, the TOML file, environment variables, command-line flags.
     [pricing]
     books = ["negotiated.toml"]     # user price books layered over the bundled catalog
     unpriced = "block"              # or "hold": provisional rate, flagged, repriced later
+
+    [gateway]
+    routing = "cheapest"            # cheapest | fastest | greenest
+    upstream_timeout_s = 600        # one upstream call, first byte to last
+    reservation_timeout_s = 900     # a reservation left open this long is released
+
+    [[upstream]]
+    name = "openai"
+    kind = "openai"                 # openai | anthropic: the API family it speaks
+    base_url = "https://api.openai.com/v1"
+    api_key_env = "OPENAI_API_KEY"  # the secret stays in the environment
+    models = ["gpt-4o", "gpt-4o-mini"]
+    region = "us"
+    weight = 1
+    joules_per_token = "0.4"        # optional, for greenest routing
+
+    [[model_group]]                 # a name clients send as "model"; routed among its models
+    name = "chat-auto"
+    models = ["gpt-4o-mini", "deepseek-chat", "sim-small"]
+    routing = "cheapest"            # optional, default [gateway] routing
+    quality = "standard"            # optional: only models of this quality tier or better
 """
 
 from __future__ import annotations
@@ -25,6 +46,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +56,39 @@ DEFAULT_DATABASE_URL = "sqlite:///./tokenomy.db"
 DEFAULT_MODEL = "gpt-4o"
 
 
+ROUTING_STRATEGIES = ("cheapest", "fastest", "greenest")
+UPSTREAM_KINDS = ("openai", "anthropic")
+DEFAULT_UPSTREAM_TIMEOUT_S = 600
+DEFAULT_RESERVATION_TIMEOUT_S = 900
+UPSTREAMS_MAX = 256
+
+
 class ConfigError(ValueError):
     """A configuration file or variable that cannot be used."""
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamSpec:
+    """One ``[[upstream]]``: where a family of models is served."""
+
+    name: str
+    kind: str  # openai | anthropic
+    base_url: str  # as the family's SDK takes it: OpenAI's ends in /v1, Anthropic's does not
+    api_key_env: str = ""  # the environment variable holding its key ("" = none)
+    models: tuple[str, ...] = ()  # ("*",) serves any model
+    region: str = ""
+    weight: int = 1
+    joules_per_token: Decimal | None = None  # energy per token, where known (greenest)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelGroup:
+    """A model name that routes among several models (``[[model_group]]``)."""
+
+    name: str
+    models: tuple[str, ...]
+    routing: str = ""  # "" = the gateway's strategy
+    quality: str = ""  # minimum quality tier: frontier > standard > economy ("" = any)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +100,11 @@ class Settings:
     pricing_books: tuple[str, ...] = ()
     unpriced: str = "block"
     config_path: str | None = None
+    routing: str = "cheapest"
+    upstream_timeout_s: int = DEFAULT_UPSTREAM_TIMEOUT_S
+    reservation_timeout_s: int = DEFAULT_RESERVATION_TIMEOUT_S
+    upstreams: tuple[UpstreamSpec, ...] = ()
+    model_groups: tuple[ModelGroup, ...] = ()
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the given non-``None`` fields replaced (command-line flags)."""
@@ -85,6 +143,18 @@ def load_settings(
     if unpriced not in ("block", "hold"):
         raise ConfigError(f"[pricing] unpriced must be 'block' or 'hold', got {unpriced!r}")
     base = path.parent
+    gateway = _table(data, "gateway")
+    routing = str(gateway.get("routing", "cheapest"))
+    if routing not in ROUTING_STRATEGIES:
+        raise ConfigError(f"[gateway] routing must be one of {', '.join(ROUTING_STRATEGIES)}")
+    upstream_timeout_s = _positive(gateway, "upstream_timeout_s", DEFAULT_UPSTREAM_TIMEOUT_S)
+    reservation_timeout_s = _positive(gateway, "reservation_timeout_s",
+                                      max(DEFAULT_RESERVATION_TIMEOUT_S, upstream_timeout_s + 60))
+    if reservation_timeout_s <= upstream_timeout_s:
+        raise ConfigError("[gateway] reservation_timeout_s must exceed upstream_timeout_s, or a "
+                          "reservation could lapse while its call is still running")
+    upstreams = _upstreams(data.get("upstream", []))
+    model_groups = _model_groups(data.get("model_group", []))
     raw_port = env.get("TOKENOMY_PORT", server.get("port", DEFAULT_PORT))
     if isinstance(raw_port, str) and raw_port.strip().isdigit():
         port = int(raw_port)
@@ -104,4 +174,88 @@ def load_settings(
         pricing_books=tuple(str(base / b) for b in books),
         unpriced=unpriced,
         config_path=str(path) if path.exists() else None,
+        routing=routing,
+        upstream_timeout_s=upstream_timeout_s,
+        reservation_timeout_s=reservation_timeout_s,
+        upstreams=upstreams,
+        model_groups=model_groups,
     )
+
+
+def _positive(table: Mapping[str, Any], name: str, default: int) -> int:
+    value = table.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 86_400:
+        raise ConfigError(f"[gateway] {name} must be an integer 1..86400 (seconds), got {value!r}")
+    return value
+
+
+QUALITY_TIERS = ("frontier", "standard", "economy")  # best first
+
+
+def _model_groups(raw: Any) -> tuple[ModelGroup, ...]:
+    if not isinstance(raw, list) or len(raw) > UPSTREAMS_MAX:
+        raise ConfigError(f"[[model_group]] must be an array of at most {UPSTREAMS_MAX} tables")
+    groups: list[ModelGroup] = []
+    for i, table in enumerate(raw):
+        where = f"[[model_group]] #{i + 1}"
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{where} must be a table")
+        unknown = set(table) - {"name", "models", "routing", "quality"}
+        if unknown:
+            raise ConfigError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+        name, models = table.get("name"), table.get("models")
+        if not isinstance(name, str) or not name or any(g.name == name for g in groups):
+            raise ConfigError(f"{where}: name must be a unique non-empty string")
+        if not isinstance(models, list) or not models or not all(
+                isinstance(m, str) and m for m in models):
+            raise ConfigError(f"{where} ({name}): models must be a non-empty list of names")
+        routing = table.get("routing", "")
+        if routing and routing not in ROUTING_STRATEGIES:
+            raise ConfigError(f"{where} ({name}): routing must be one of "
+                              f"{', '.join(ROUTING_STRATEGIES)}")
+        quality = table.get("quality", "")
+        if quality and quality not in QUALITY_TIERS:
+            raise ConfigError(f"{where} ({name}): quality must be one of "
+                              f"{', '.join(QUALITY_TIERS)}")
+        groups.append(ModelGroup(name, tuple(models), str(routing), str(quality)))
+    return tuple(groups)
+
+
+def _upstreams(raw: Any) -> tuple[UpstreamSpec, ...]:
+    if not isinstance(raw, list) or len(raw) > UPSTREAMS_MAX:
+        raise ConfigError(f"[[upstream]] must be an array of at most {UPSTREAMS_MAX} tables")
+    specs: list[UpstreamSpec] = []
+    for i, table in enumerate(raw):
+        where = f"[[upstream]] #{i + 1}"
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{where} must be a table")
+        unknown = set(table) - {"name", "kind", "base_url", "api_key_env", "models", "region",
+                                "weight", "joules_per_token"}
+        if unknown:
+            raise ConfigError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+        name, kind, base_url = (table.get(k) for k in ("name", "kind", "base_url"))
+        if not isinstance(name, str) or not name or any(s.name == name for s in specs):
+            raise ConfigError(f"{where}: name must be a unique non-empty string")
+        if kind not in UPSTREAM_KINDS:
+            raise ConfigError(f"{where} ({name}): kind must be one of {', '.join(UPSTREAM_KINDS)}")
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"{where} ({name}): base_url must be an http(s) URL")
+        models = table.get("models", ["*"])
+        if not isinstance(models, list) or not models or not all(
+                isinstance(m, str) and m for m in models):
+            raise ConfigError(f"{where} ({name}): models must be a non-empty list of names")
+        weight = table.get("weight", 1)
+        if isinstance(weight, bool) or not isinstance(weight, int) or not 0 < weight <= 1000:
+            raise ConfigError(f"{where} ({name}): weight must be an integer 1..1000")
+        joules = table.get("joules_per_token")
+        try:
+            jpt = None if joules is None else Decimal(str(joules))
+        except InvalidOperation:
+            jpt = Decimal(-1)
+        if jpt is not None and (not jpt.is_finite() or jpt <= 0 or isinstance(joules, float)):
+            raise ConfigError(f"{where} ({name}): joules_per_token must be a positive decimal "
+                              "string such as \"0.4\"")
+        specs.append(UpstreamSpec(
+            name, kind, base_url.rstrip("/"), str(table.get("api_key_env", "")),
+            tuple(models), str(table.get("region", "")), weight, jpt))
+    return tuple(specs)

@@ -92,7 +92,7 @@ def test_models_lists_every_provider(cli: Cli) -> None:
     body = json.loads(cli(["models", "--json"]).stdout)
     providers = {m["provider"] for m in body["models"]}
     assert providers == {"openai", "anthropic", "google", "deepseek", "qwen", "moonshot",
-                         "minimax", "xai"}
+                         "minimax", "xai", "simulator"}
     bad = cli(["models", "--provider", "acme"])
     assert bad.returncode == 2 and "acme" in bad.stderr
 

@@ -11,7 +11,7 @@ from tokenomy.meter.tokenizers import TOKENIZER_NAMES, get_tokenizer
 
 def test_every_provider_of_the_issue_is_covered() -> None:
     assert set(PROVIDERS) == {"openai", "anthropic", "google", "deepseek", "qwen", "moonshot",
-                              "minimax", "xai"}
+                              "minimax", "xai", "simulator"}
 
 
 @pytest.mark.parametrize("rules", MODELS, ids=lambda r: r.model)

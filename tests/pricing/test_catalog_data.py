@@ -26,6 +26,7 @@ PROVIDERS = {
     "qwen": "CN",
     "moonshot": "CN",
     "minimax": "CN",
+    "simulator": "US",  # Tokenomy's own upstream simulator
 }
 
 MIN_MODELS = 60
@@ -93,6 +94,7 @@ HISTORY: list[tuple[str, str, dict[str, str]]] = [
 ]
 
 REQUIRED_IDS = {
+    "simulator": "sim-small sim-large",
     "openai": """gpt-4o gpt-4o-mini gpt-4.1 gpt-4.1-mini gpt-4.1-nano gpt-4-turbo gpt-4
         gpt-3.5-turbo o1 o1-pro o1-mini o3 o3-pro o3-mini o4-mini gpt-5 gpt-5-chat-latest
         gpt-5-mini gpt-5-nano gpt-5-pro gpt-5.1 gpt-5.2 gpt-5.4 gpt-5.5 gpt-4o-realtime-preview

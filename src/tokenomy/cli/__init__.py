@@ -10,13 +10,15 @@ import sys
 
 import typer
 
-from tokenomy.cli import ledger, meter, pricing
+from tokenomy.cli import keys, ledger, meter, pricing, upstream
 
 app = typer.Typer(help="Tokenomy: meter, price, hold, trade and pay for AI tokens.",
                   no_args_is_help=True, add_completion=False)
 meter.register(app)
 pricing.register(app)
 ledger.register(app)
+keys.register(app)
+upstream.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

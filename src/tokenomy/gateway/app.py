@@ -11,29 +11,47 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+import httpx
+from fastapi import FastAPI, Response
 
 from tokenomy import __version__
 from tokenomy.config import Settings
+from tokenomy.gateway.admission import Admission
 from tokenomy.gateway.errors import install_error_handlers
 from tokenomy.gateway.ledger_routes import install_ledger_error_handlers, ledger_router
 from tokenomy.gateway.meter_routes import meter_router
+from tokenomy.gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from tokenomy.gateway.metrics import Metrics
 from tokenomy.gateway.pricing_routes import pricing_router
+from tokenomy.gateway.proxy import Gateway, proxy_router
+from tokenomy.gateway.upstreams import UpstreamPool
+from tokenomy.gateway.writer import LedgerWriter
 from tokenomy.ledger.protocol import LedgerStore
 from tokenomy.pricing import UnpricedPolicy, load_book
 from tokenomy.pricing.records import Pricing
 from tokenomy.pricing.stu import build_table
-from tokenomy.store import StoreError, open_ledger, parse_url
+from tokenomy.store import StoreError, open_gateway_store, parse_url
 
 
 def create_app(settings: Settings) -> FastAPI:
     """The app for ``settings``; the store opens (and migrates) when the server starts."""
 
+    pricing = pricing_context(settings)
+    pool = UpstreamPool(settings.upstreams)
+    metrics = Metrics(pool)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        ledger = open_ledger(settings.database_url, time.time_ns)  # creates and migrates
+        ledger = open_gateway_store(settings.database_url, time.time_ns)  # creates, migrates
         app.state.ledger = ledger
         app.state.schema_version = ledger.migrate()  # already done: answers the version
+        writer = LedgerWriter(ledger)
+        writer.start()
+        timeout = httpx.Timeout(settings.upstream_timeout_s, connect=UPSTREAM_CONNECT_TIMEOUT_S)
+        client = httpx.AsyncClient(timeout=timeout, limits=UPSTREAM_LIMITS)
+        admission = Admission(ledger, writer, pricing, settings.reservation_timeout_s)
+        app.state.gateway = Gateway(admission, pool, client, metrics, settings.routing,
+                                    settings.model_groups)
         sweeper = asyncio.create_task(_sweep(ledger))
         try:
             yield
@@ -41,6 +59,8 @@ def create_app(settings: Settings) -> FastAPI:
             sweeper.cancel()
             with suppress(asyncio.CancelledError):
                 await sweeper
+            await client.aclose()
+            writer.stop()
             ledger.close()
 
     app = FastAPI(
@@ -67,10 +87,20 @@ def create_app(settings: Settings) -> FastAPI:
             "schema_version": app.state.schema_version,
         }
 
+    @app.get("/metrics", tags=["ops"], response_class=Response)
+    def prometheus_metrics() -> Response:
+        """Prometheus metrics of this process."""
+        return Response(metrics.render(), media_type=METRICS_CONTENT_TYPE)
+
     app.include_router(meter_router(settings))
-    app.include_router(pricing_router(pricing_context(settings)))
+    app.include_router(pricing_router(pricing))
     app.include_router(ledger_router())
+    app.include_router(proxy_router(lambda request: request.app.state.gateway))
     return app
+
+
+UPSTREAM_CONNECT_TIMEOUT_S = 10.0
+UPSTREAM_LIMITS = httpx.Limits(max_connections=1_000, max_keepalive_connections=200)
 
 
 SWEEP_INTERVAL_S = 1.0  # how often expired reservations are released while the ledger is idle

@@ -85,6 +85,14 @@ def _check_request(request_id: str, amount: int, field: str) -> None:
 def _run_chain(store: LedgerStore, chain: Sequence[Budget], transfers: list[Transfer],
                action: str, request_id: str) -> Hold:
     results = store.create_transfers(transfers)
+    return hold_of(store, chain, transfers, results, action, request_id)
+
+
+def hold_of(store: LedgerStore, chain: Sequence[Budget], transfers: Sequence[Transfer],
+            results: Sequence[CreateTransferResult], action: str, request_id: str) -> Hold:
+    """The :class:`Hold` that ``results`` (of the chain ``transfers``) amount to; a refusal
+    reads the failing level's account to say what it had left."""
+    invariant(len(results) == len(transfers) == len(chain), "one result per level")
     name, ledger = chain[0].name, chain[0].ledger
     if all(r is R.OK for r in results):
         return Hold(name, request_id, action, ledger, R.OK)
@@ -98,7 +106,6 @@ def _run_chain(store: LedgerStore, chain: Sequence[Budget], transfers: list[Tran
                 max(0, found[0].available_credit))
 
 
-
 def reserve(store: LedgerStore, budget_name: str, amount: int, request_id: str,
             timeout_s: int = 0) -> Hold:
     """Pending transfers of ``amount`` on every level, leaf to root: all or none.
@@ -107,38 +114,61 @@ def reserve(store: LedgerStore, budget_name: str, amount: int, request_id: str,
     ``exceeds_credits`` retires those ids (TigerBeetle's rule), so a retry after new funds
     needs a new ``request_id``.
     """
+    chain = levels(store, budget_name)
+    transfers = reserve_transfers(chain, amount, request_id, timeout_s)
+    return _run_chain(store, chain, transfers, "reserve", request_id)
+
+
+def reserve_transfers(chain: Sequence[Budget], amount: int, request_id: str,
+                      timeout_s: int = 0) -> list[Transfer]:
+    """The linked pending chain :func:`reserve` submits (for callers that batch it)."""
     _check_request(request_id, amount, "amount")
     if amount == 0:
         raise BudgetError("amount must be positive")
     if isinstance(timeout_s, bool) or not isinstance(timeout_s, int) or not (
             0 <= timeout_s <= U32_MAX):
         raise BudgetError(f"timeout_s must be an integer 0..{U32_MAX}, got {timeout_s!r}")
-    chain = levels(store, budget_name)
-    transfers = [Transfer(derive_id("reserve", request_id, b.name), b.account_id,
-                          spend_account_id(b.ledger), amount, b.ledger, CODE_CHARGE, F.PENDING,
-                          timeout=timeout_s) for b in chain]
-    return _run_chain(store, chain, linked_chain(transfers), "reserve", request_id)
+    return linked_chain([Transfer(derive_id("reserve", request_id, b.name), b.account_id,
+                                  spend_account_id(b.ledger), amount, b.ledger, CODE_CHARGE,
+                                  F.PENDING, timeout=timeout_s) for b in chain])
 
 
-def _resolve(store: LedgerStore, budget_name: str, request_id: str, amount: int,
-             action: str, flag: TransferFlags) -> Hold:
-    chain = levels(store, budget_name)
-    transfers = [Transfer(derive_id(action, request_id, b.name), b.account_id,
-                          spend_account_id(b.ledger), amount, b.ledger, CODE_CHARGE, flag,
-                          pending_id=derive_id("reserve", request_id, b.name)) for b in chain]
-    return _run_chain(store, chain, linked_chain(transfers), action, request_id)
+def resolve_transfers(chain: Sequence[Budget], request_id: str, amount: int,
+                      action: str) -> list[Transfer]:
+    """The linked chain that captures ``amount`` (``action="capture"``) or releases
+    (``"release"``, amount 0) the reservation of ``request_id`` on every level."""
+    invariant(action in ("capture", "release"), f"unknown action {action!r}")
+    _check_request(request_id, amount, "actual" if action == "capture" else "amount")
+    flag = F.POST_PENDING_TRANSFER if action == "capture" else F.VOID_PENDING_TRANSFER
+    return linked_chain([Transfer(derive_id(action, request_id, b.name), b.account_id,
+                                  spend_account_id(b.ledger), amount, b.ledger, CODE_CHARGE,
+                                  flag, pending_id=derive_id("reserve", request_id, b.name))
+                         for b in chain])
 
 
 def capture(store: LedgerStore, budget_name: str, request_id: str, actual: int) -> Hold:
     """Post ``actual`` (≤ the reservation) on every level; the rest goes back."""
     _check_request(request_id, actual, "actual")
-    return _resolve(store, budget_name, request_id, actual, "capture", F.POST_PENDING_TRANSFER)
+    chain = levels(store, budget_name)
+    transfers = resolve_transfers(chain, request_id, actual, "capture")
+    return _run_chain(store, chain, transfers, "capture", request_id)
 
 
 def release(store: LedgerStore, budget_name: str, request_id: str) -> Hold:
     """Void the reservation on every level."""
     _check_request(request_id, 0, "amount")
-    return _resolve(store, budget_name, request_id, 0, "release", F.VOID_PENDING_TRANSFER)
+    chain = levels(store, budget_name)
+    transfers = resolve_transfers(chain, request_id, 0, "release")
+    return _run_chain(store, chain, transfers, "release", request_id)
 
 
-__all__ = ["Hold", "capture", "levels", "release", "reserve"]
+__all__ = [
+    "Hold",
+    "capture",
+    "hold_of",
+    "levels",
+    "release",
+    "reserve",
+    "reserve_transfers",
+    "resolve_transfers",
+]

@@ -208,6 +208,9 @@ MODELS: tuple[ModelRules, ...] = (
     _text("grok-3", "xai", "generic_estimate", 131072, "grok-3-latest"),
     _text("grok-3-mini", "xai", "generic_estimate", 131072),
     _text("grok-code-fast-1", "xai", "generic_estimate", 10000),
+    # Tokenomy's own upstream simulator (`tokenomy upstream simulate`): o200k_base, OpenAI wire.
+    _text("sim-small", "simulator", "o200k_base", 4096),
+    _text("sim-large", "simulator", "o200k_base", 8192),
 )
 
 PROVIDERS: tuple[str, ...] = tuple(sorted({m.provider for m in MODELS}))

@@ -44,6 +44,7 @@ from tokenomy.ledger.types import (
     Transfer,
     TransferFlags,
 )
+from tokenomy.store.gateway_sql import GatewayTables
 from tokenomy.store.migrations import MIGRATIONS
 from tokenomy.store.url import StoreError
 
@@ -156,8 +157,9 @@ def budget_of(r: Row) -> Budget:
                   str(r[7]))
 
 
-class SQLLedger:
-    """The :class:`~tokenomy.ledger.protocol.LedgerStore` over one database connection."""
+class SQLLedger(GatewayTables):
+    """The :class:`~tokenomy.ledger.protocol.LedgerStore` over one database connection (and the
+    gateway's keys and request records, :class:`~tokenomy.store.gateway_sql.GatewayTables`)."""
 
     dialect = ""
     greatest = "MAX"  # the two-argument maximum: SQLite MAX(), PostgreSQL GREATEST()
@@ -193,6 +195,9 @@ class SQLLedger:
         raise NotImplementedError
 
     def _begin_read(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
         raise NotImplementedError
 
     def _begin_migration(self) -> None:
@@ -321,15 +326,19 @@ class SQLLedger:
     def create_transfers(self, transfers: Sequence[Transfer]) -> list[CreateTransferResult]:
         check_transfers(transfers)
         with self._transaction(self._begin_write):
-            start, next_expiry = self._timestamp(len(transfers))
-            if next_expiry and next_expiry <= start - 1:  # else nothing can be due
-                _, next_expiry = self._expire_due(start - 1)
-            outcome = execute_transfers(self._snapshot(transfers), transfers, start)
-            self._write(outcome)
-            deadlines = [expires_at for status, expires_at in outcome.pending.values()
-                         if status is PendingStatus.PENDING and expires_at > 0]
-            if deadlines and (next_expiry == 0 or min(deadlines) < next_expiry):
-                self._set_next_expiry(min(deadlines))
+            return self._apply_transfers(transfers)
+
+    def _apply_transfers(self, transfers: Sequence[Transfer]) -> list[CreateTransferResult]:
+        """Inside a write transaction: take timestamps, expire what is due, run the batch."""
+        start, next_expiry = self._timestamp(len(transfers))
+        if next_expiry and next_expiry <= start - 1:  # else nothing can be due
+            _, next_expiry = self._expire_due(start - 1)
+        outcome = execute_transfers(self._snapshot(transfers), transfers, start)
+        self._write(outcome)
+        deadlines = [expires_at for status, expires_at in outcome.pending.values()
+                     if status is PendingStatus.PENDING and expires_at > 0]
+        if deadlines and (next_expiry == 0 or min(deadlines) < next_expiry):
+            self._set_next_expiry(min(deadlines))
         return list(outcome.results)
 
     def _snapshot(self, batch: Sequence[Transfer]) -> Snapshot:

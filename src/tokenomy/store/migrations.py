@@ -212,3 +212,59 @@ MIGRATIONS = (*MIGRATIONS, Migration(
     6, "ledger_accounts_created_at",
     "CREATE INDEX IF NOT EXISTS ledger_accounts_created_at ON ledger_accounts (created_at);",
 ))
+
+# The gateway: API keys (only a SHA-256 of each secret is kept), one row per request for
+# reports, and idempotency keys (a finished request's response, replayed to a retry).
+_GATEWAY_TABLES = """
+CREATE TABLE IF NOT EXISTS gateway_keys (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    secret_hash TEXT NOT NULL UNIQUE,
+    budget      TEXT NOT NULL,
+    rpm         BIGINT NOT NULL,
+    tpm         BIGINT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    revoked_at  BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS gateway_requests (
+    id              TEXT PRIMARY KEY,
+    key_id          TEXT NOT NULL,
+    budget          TEXT NOT NULL,
+    api             TEXT NOT NULL,
+    model           TEXT NOT NULL,
+    upstream        TEXT NOT NULL,
+    stream          BIGINT NOT NULL,
+    status          BIGINT NOT NULL,
+    outcome         TEXT NOT NULL,
+    usage_json      TEXT NOT NULL,
+    estimated       BIGINT NOT NULL,
+    reserved_minor  BIGINT NOT NULL,
+    cost_minor      BIGINT NOT NULL,
+    captured_minor  BIGINT NOT NULL,
+    currency        TEXT NOT NULL,
+    price_version   TEXT NOT NULL,
+    provisional     BIGINT NOT NULL,
+    stu             TEXT NOT NULL,
+    latency_us      BIGINT NOT NULL,
+    started_at      BIGINT NOT NULL,
+    finished_at     BIGINT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    error           TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS gateway_requests_started ON gateway_requests (started_at);
+CREATE INDEX IF NOT EXISTS gateway_requests_key ON gateway_requests (key_id, started_at);
+CREATE TABLE IF NOT EXISTS gateway_idempotency (
+    key_id          TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    request_id      TEXT NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('open', 'done', 'failed')),
+    attempt         BIGINT NOT NULL,
+    status          BIGINT NOT NULL,
+    content_type    TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    created_at      BIGINT NOT NULL,
+    PRIMARY KEY (key_id, idempotency_key)
+);
+"""
+
+MIGRATIONS = (*MIGRATIONS, Migration(7, "gateway", _GATEWAY_TABLES))

@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from tokenomy.ledger.protocol import LedgerStore
+    from tokenomy.store.ledger_sql import SQLLedger
     from tokenomy.store.sqlite import SQLiteStore
 
 
@@ -64,3 +65,15 @@ def open_ledger(url: str, clock: Callable[[], int], synchronous: str = "full") -
     from tokenomy.store.ledger_sqlite import SQLiteLedger
 
     return SQLiteLedger.open(parsed.target, clock, synchronous=synchronous)
+
+
+def open_gateway_store(url: str, clock: Callable[[], int]) -> SQLLedger:
+    """The ledger with the gateway's tables (keys, request records), durable on commit."""
+    parsed = parse_url(url)
+    if parsed.scheme == "postgresql":
+        from tokenomy.store.ledger_postgres import PostgresLedger
+
+        return PostgresLedger.open(parsed.target, clock)
+    from tokenomy.store.ledger_sqlite import SQLiteLedger
+
+    return SQLiteLedger.open(parsed.target, clock)

@@ -1,0 +1,358 @@
+"""The OpenAI- and Anthropic-compatible routes: every request estimated, reserved, called,
+metered and captured.
+
+``POST /v1/chat/completions``, ``/v1/responses``, ``/v1/embeddings`` (OpenAI family) and
+``POST /v1/messages`` (Anthropic family) pass through to an upstream of the same family; the
+gateway never translates between families. ``GET /v1/models`` lists what the upstreams serve.
+
+For one request: authenticate the key → estimate the worst case with the meter → order the
+candidate (model, upstream) pairs by the routing strategy → take the rate limits → reserve the
+worst-case quote on every budget level → call the upstream → normalize the real usage (or
+count what was delivered) → capture ≤ the reservation, or release it when nothing was served.
+A 5xx, timeout or refused connection releases the reservation and tries the next candidate;
+the reservation always follows the upstream actually used. Answers carry
+``x-tokenomy-request-id``, ``x-tokenomy-cost-usd`` and ``x-tokenomy-stu`` (a stream's final
+event carries the same in a ``"tokenomy"`` object).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from tokenomy.config import QUALITY_TIERS, ModelGroup
+from tokenomy.gateway.admission import Admission, Caller, Refusal, Ticket, rules_for
+from tokenomy.gateway.metrics import Metrics
+from tokenomy.gateway.relay import body_text, counted_usage, usage_of
+from tokenomy.gateway.streams import RelayResponse, StreamRelay, cost_fields
+from tokenomy.gateway.upstreams import Upstream, UpstreamPool
+from tokenomy.meter.errors import MeterError
+from tokenomy.meter.estimate import estimate_request
+from tokenomy.meter.usage import Usage
+from tokenomy.pricing.errors import PricingError
+from tokenomy.pricing.quote import Quote
+
+BODY_BYTES_MAX = 32 * 1024 * 1024
+IDEMPOTENCY_KEY_LENGTH_MAX = 200
+_FAMILY = {"chat": "openai", "responses": "openai", "embeddings": "openai",
+           "messages": "anthropic"}
+
+
+def error_body(family: str, kind: str, message: str, **extra: str) -> dict[str, Any]:
+    """The family's error shape (OpenAI: ``{"error": {...}}``; Anthropic adds ``type``)."""
+    error = {"type": kind, "message": message, **extra}
+    if family == "anthropic":
+        return {"type": "error", "error": error}
+    return {"error": {**error, "code": kind}}
+
+
+def refusal_response(family: str, refusal: Refusal, request_id: str) -> JSONResponse:
+    headers = {"x-tokenomy-request-id": request_id}
+    if refusal.retry_after_s is not None:
+        headers["retry-after"] = str(refusal.retry_after_s)
+    return JSONResponse(error_body(family, refusal.type, refusal.message, **refusal.detail),
+                        status_code=refusal.status, headers=headers)
+
+
+def idempotency_key_of(headers: Mapping[str, str]) -> str:
+    key = headers.get("idempotency-key", "")
+    if len(key) > IDEMPOTENCY_KEY_LENGTH_MAX or not key.isprintable():
+        raise Refusal(400, "invalid_request_error",
+                      f"Idempotency-Key must be 1..{IDEMPOTENCY_KEY_LENGTH_MAX} printable "
+                      "characters")
+    return key
+
+
+def secret_of(headers: Mapping[str, str]) -> str:
+    auth = headers.get("authorization", "")
+    if auth[:7].lower() == "bearer " and auth[7:].strip():
+        return auth[7:].strip()
+    key = headers.get("x-api-key", "").strip()
+    if key:
+        return key
+    raise Refusal(401, "missing_api_key",
+                  "no API key: send Authorization: Bearer KEY (or x-api-key: KEY)")
+
+
+class Gateway:
+    """The proxy's state for one process: admission, upstreams, HTTP client, metrics."""
+
+    def __init__(self, admission: Admission, pool: UpstreamPool, client: httpx.AsyncClient,
+                 metrics: Metrics, routing: str, groups: Sequence[ModelGroup] = ()) -> None:
+        self.admission, self.pool, self.client = admission, pool, client
+        self.metrics, self.routing = metrics, routing
+        self.groups = {g.name: g for g in groups}
+
+    async def handle(self, request: Request, api: str) -> Response:
+        family = _FAMILY[api]
+        request_id = "req_" + secrets.token_hex(12)
+        started_ns, caller = time.time_ns(), None
+        model: Any = ""
+        stream, idempotency_key, claimed = False, "", False
+        try:
+            caller = await self.admission.authenticate(secret_of(request.headers))
+            body = await self._body(request)
+            model = body.get("model")
+            if not isinstance(model, str) or not model:
+                raise Refusal(400, "invalid_request_error", "model is required (a string)")
+            stream = bool(body.get("stream")) and api != "embeddings"
+            idempotency_key = idempotency_key_of(request.headers)
+            plans = self._plans(api, family, model, body, caller)
+            if idempotency_key:
+                replay = await self._claim(caller, idempotency_key, request_id, family)
+                if replay is not None:
+                    return replay
+                claimed = True
+            tokens = self.admission.limit(caller, plans[0][2].total)
+        except Refusal as refusal:
+            self.metrics.refused(refusal.type)
+            if caller is not None:
+                await self.admission.record_refusal(caller, request_id, api, model, stream,
+                                                    refusal, started_ns)
+                if claimed:
+                    await self._unclaim(caller, idempotency_key, request_id)
+            return refusal_response(family, refusal, request_id)
+        answer = await self._attempts(request, api, caller, body, plans, request_id, stream,
+                                      tokens, started_ns, idempotency_key)
+        if claimed and answer.status_code >= 400:
+            await self._unclaim(caller, idempotency_key, request_id)
+        return answer
+
+    async def _attempts(self, request: Request, api: str, caller: Caller, body: dict[str, Any],
+                        plans: list[tuple[str, Upstream, Usage, Quote]], request_id: str,
+                        stream: bool, tokens: int, started_ns: int,
+                        idempotency_key: str) -> Response:
+        """Try the plans in order until one upstream answers."""
+        family = _FAMILY[api]
+        for attempt, (upstream_model, upstream, estimate, reserved) in enumerate(plans, 1):
+            ticket = Ticket(request_id if attempt == 1 else f"{request_id}-{attempt}", caller,
+                            api, upstream_model, stream, estimate, reserved, time.time_ns(),
+                            time.monotonic(), idempotency_key,
+                            tokens_charged=tokens if attempt == 1 else 0)
+            try:
+                await self.admission.reserve(ticket)
+            except Refusal as refusal:
+                self.metrics.refused(refusal.type)
+                await self.admission.record_refusal(caller, ticket.request_id, api,
+                                                    upstream_model, stream, refusal,
+                                                    started_ns, reserved.total)
+                self.admission.refund_tokens(ticket, 0)
+                return refusal_response(family, refusal, ticket.request_id)
+            self.metrics.reserved(1)
+            answer = await self._call(request, ticket, upstream, body)
+            if answer is not None:
+                return answer
+        self.metrics.refused("upstream_unavailable")
+        return JSONResponse(error_body(family, "upstream_unavailable",
+                                       f"no upstream could serve {plans[0][0]!r} (all failed or "
+                                       "their circuit breakers are open); nothing was charged"),
+                            status_code=502, headers={"x-tokenomy-request-id": request_id})
+
+    async def _claim(self, caller: Caller, idempotency_key: str, request_id: str,
+                     family: str) -> Response | None:
+        """Take the idempotency key, or answer its replay (done) or a 409 (in flight)."""
+        store = self.admission.store
+        stale = time.time_ns() - self.admission.reservation_timeout_s * 1_000_000_000
+        claimed, found = await asyncio.to_thread(store.claim_idempotency, caller.key.id,
+                                                 idempotency_key, request_id, time.time_ns(),
+                                                 stale)
+        if claimed:
+            return None
+        if found.state == "done":
+            return Response(found.body.encode("utf-8"), status_code=found.status,
+                            media_type=found.content_type,
+                            headers={"x-tokenomy-request-id": found.request_id,
+                                     "x-tokenomy-idempotent-replay": "true"})
+        raise Refusal(409, "idempotency_conflict",
+                      f"a request with Idempotency-Key {idempotency_key!r} is still in flight "
+                      f"({found.request_id}); retry after it ends")
+
+    async def _unclaim(self, caller: Caller, idempotency_key: str, request_id: str) -> None:
+        await asyncio.to_thread(self.admission.store.fail_idempotency, caller.key.id,
+                                idempotency_key, request_id)
+
+    async def _body(self, request: Request) -> dict[str, Any]:
+        raw = await request.body()
+        if len(raw) > BODY_BYTES_MAX:
+            raise Refusal(413, "request_too_large", f"the body exceeds {BODY_BYTES_MAX} bytes")
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise Refusal(400, "invalid_request_error", "the body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise Refusal(400, "invalid_request_error", "the body must be a JSON object")
+        return body
+
+    def _plans(self, api: str, family: str, model: str, body: dict[str, Any],
+               caller: Caller) -> list[tuple[str, Upstream, Usage, Quote]]:
+        """Every (model, upstream, worst-case usage, its quote) to try, in routing order."""
+        group = self.groups.get(model)
+        members = group.models if group is not None else (model,)
+        quality = group.quality if group is not None else ""
+        if quality:
+            members = tuple(m for m in members if self._meets(m, quality))
+        candidates = [(m, u) for m in members for u in self.pool.for_model(m, family)]
+        if not candidates:
+            what = f" of quality {quality!r} or better" if quality else ""
+            raise Refusal(404, "model_not_found",
+                          f"no {family} upstream serves model {model!r}{what}")
+        ledger = caller.chain[0].ledger
+        estimates: dict[str, tuple[Usage, Quote]] = {}
+        refused: Refusal | None = None
+        for name in dict.fromkeys(m for m, _ in candidates):
+            try:
+                usage = estimate_request(api, body, rules_for(name))
+            except MeterError as exc:
+                raise Refusal(400, "invalid_request_error", str(exc)) from None
+            try:
+                estimates[name] = (usage, self.admission.price(usage, name, ledger))
+            except Refusal as exc:  # unpriced (policy block): a group routes around it
+                if group is None:
+                    raise
+                refused = exc
+        candidates = [(m, u) for m, u in candidates if m in estimates]
+        if not candidates:
+            assert refused is not None
+            raise refused
+        strategy = (group.routing if group is not None else "") or self.routing
+        ordered = self.pool.order(candidates, strategy, time.monotonic(),
+                                  lambda m: estimates[m][1].total)
+        return [(m, u, *estimates[m]) for m, u in ordered]
+
+    def _meets(self, model: str, quality: str) -> bool:
+        """Whether ``model``'s quality tier (from the price book) is ``quality`` or better."""
+        try:
+            tier = self.admission.pricing.book.entry(model, datetime.now(UTC)).quality
+        except PricingError:
+            return False
+        return tier in QUALITY_TIERS[: QUALITY_TIERS.index(quality) + 1]
+
+    async def _call(self, request: Request, ticket: Ticket, upstream: Upstream,
+                    body: dict[str, Any]) -> Response | None:
+        """Call one upstream; None when it failed before answering (try the next one)."""
+        sent = dict(body, model=ticket.model)
+        client_wants_usage = True
+        if ticket.stream and ticket.api == "chat":
+            options = sent.get("stream_options")
+            options = dict(options) if isinstance(options, dict) else {}
+            client_wants_usage = bool(options.get("include_usage"))
+            sent["stream_options"] = {**options, "include_usage": True}
+        upstream.began(time.monotonic())
+        send = self.client.build_request(
+            "POST", upstream.url(ticket.api), headers=upstream.headers(request.headers),
+            content=json.dumps(sent).encode())
+        try:
+            response = await self.client.send(send, stream=True)
+        except httpx.HTTPError as exc:
+            await self._failed(ticket, upstream, f"{type(exc).__name__}: {exc}")
+            return None
+        if response.status_code >= 500:
+            await response.aclose()
+            await self._failed(ticket, upstream, f"HTTP {response.status_code}")
+            return None
+        ttfb_ms = (time.monotonic() - ticket.started_s) * 1000
+        self.metrics.upstream_latency(upstream.name, ttfb_ms / 1000)
+        if response.status_code >= 400 or not ticket.stream:
+            return await self._whole(ticket, upstream, response, ttfb_ms)
+        relay = StreamRelay(self, ticket, upstream, response, client_wants_usage, ttfb_ms)
+        return RelayResponse(relay)
+
+    async def _failed(self, ticket: Ticket, upstream: Upstream, error: str) -> None:
+        upstream.failed(time.monotonic())
+        self.metrics.upstream_error(upstream.name)
+        await self.admission.settle(ticket, None, "upstream_error", 502, upstream.name, error)
+        self.metrics.reserved(-1)
+        return None
+
+    async def _whole(self, ticket: Ticket, upstream: Upstream, response: httpx.Response,
+                     ttfb_ms: float) -> Response | None:
+        try:
+            raw = await response.aread()
+        except httpx.HTTPError as exc:  # failed mid-answer: nothing was delivered
+            await response.aclose()
+            await self._failed(ticket, upstream, f"{type(exc).__name__}: {exc}")
+            return None
+        seconds = time.monotonic() - ticket.started_s
+        status = response.status_code
+        usage: Usage | None = None
+        outcome, error = "ok", ""
+        if status >= 400:  # the upstream refused the request: providers do not bill these
+            outcome, error = "upstream_rejected", raw[:500].decode("utf-8", "replace")
+            upstream.succeeded(ttfb_ms, 0, seconds)
+        else:
+            usage = self._usage_of_body(ticket, upstream, raw)
+            upstream.succeeded(ttfb_ms, usage.total_output, seconds)
+        content_type = response.headers.get("content-type", "application/json")
+        replay = (status, content_type, raw.decode("utf-8", "replace")) if status < 400 else None
+        settled = await self.admission.settle(ticket, usage, outcome, status, upstream.name,
+                                              error, response=replay)
+        self.metrics.reserved(-1)
+        self.metrics.served(ticket, upstream.name, outcome, usage, settled.cost, seconds)
+        headers = {"x-tokenomy-upstream": upstream.name,
+                   **cost_fields(ticket, settled, usage, headers=True)}
+        return Response(raw, status_code=status, media_type=content_type, headers=headers)
+
+    def _usage_of_body(self, ticket: Ticket, upstream: Upstream, raw: bytes) -> Usage:
+        rules = rules_for(ticket.model)
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and body.get("usage") is not None:
+            try:
+                return usage_of(ticket.api, upstream.spec.kind, rules.provider, body["usage"])
+            except MeterError:
+                pass  # counted below, and marked estimated
+        text = body_text(ticket.api, body) if isinstance(body, dict) else ""
+        if ticket.api == "embeddings":
+            return ticket.estimate
+        return counted_usage(ticket.estimate, text, rules.tokenizer)
+
+    async def models(self) -> dict[str, Any]:
+        data = [{"id": m, "object": "model", "created": 0, "owned_by": "tokenomy"}
+                for m in (*self.pool.models(), *self.groups)]
+        return {"object": "list", "data": data}
+
+
+def proxy_router(gateway_of: Any) -> APIRouter:
+    """The ``/v1`` routes; ``gateway_of(request)`` answers the process's :class:`Gateway`."""
+    router = APIRouter(tags=["proxy"])
+
+    async def route(request: Request, api: str) -> Response:
+        gateway: Gateway = gateway_of(request)
+        return await gateway.handle(request, api)
+
+    @router.post("/v1/chat/completions", summary="OpenAI Chat Completions (streaming too)")
+    async def chat(request: Request) -> Response:
+        return await route(request, "chat")
+
+    @router.post("/v1/responses", summary="OpenAI Responses (streaming too)")
+    async def responses(request: Request) -> Response:
+        return await route(request, "responses")
+
+    @router.post("/v1/embeddings", summary="OpenAI Embeddings")
+    async def embeddings(request: Request) -> Response:
+        return await route(request, "embeddings")
+
+    @router.post("/v1/messages", summary="Anthropic Messages (streaming too)")
+    async def messages(request: Request) -> Response:
+        return await route(request, "messages")
+
+    @router.get("/v1/models", summary="Models the upstreams serve")
+    async def models(request: Request) -> dict[str, Any]:
+        gateway: Gateway = gateway_of(request)
+        return await gateway.models()
+
+    return router
+
+
+__all__ = ["Gateway", "error_body", "proxy_router", "refusal_response", "secret_of"]

@@ -1,0 +1,153 @@
+"""Group commit: one thread writes the ledger for every request in flight.
+
+Requests hand their ledger work (a reservation chain; a capture or release chain with the
+request's record) to :class:`LedgerWriter` and await the result. The writer thread takes
+whatever is queued — up to :data:`BATCH_TRANSFERS_MAX` transfers — and applies it as ONE store
+transaction (:meth:`~tokenomy.store.gateway_sql.GatewayTables.commit_batch`), then answers each
+caller with its own slice of the results. Linked chains are independent inside a batch, so one
+request's refusal never touches another's; one durable commit (one fsync) serves many requests.
+The queue is bounded (:data:`QUEUE_MAX`); a full queue is back-pressure, not loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tokenomy._invariant import invariant
+from tokenomy.ledger.types import BATCH_MAX, CreateTransferResult, Transfer
+from tokenomy.store.gateway_sql import RequestRecord
+
+BATCH_TRANSFERS_MAX = BATCH_MAX
+QUEUE_MAX = 10_000  # jobs waiting; submit() waits for room beyond it
+_STOP = object()
+log = logging.getLogger("tokenomy.gateway.writer")
+
+
+class BatchStore(Protocol):
+    def commit_batch(self, transfers: Sequence[Transfer], records: Sequence[RequestRecord] = (),
+                     done: Sequence[tuple[str, str, int, str, str]] = (),
+                     ) -> list[CreateTransferResult]: ...
+
+
+@dataclass(slots=True)
+class Job:
+    transfers: Sequence[Transfer]
+    records: Sequence[RequestRecord] = ()
+    done: Sequence[tuple[str, str, int, str, str]] = ()
+    loop: asyncio.AbstractEventLoop | None = None
+    future: asyncio.Future[list[CreateTransferResult]] | None = None
+    results: list[CreateTransferResult] = field(default_factory=list)
+
+
+class LedgerWriter:
+    """The one writer thread of a gateway process (start, submit…, stop)."""
+
+    def __init__(self, store: BatchStore) -> None:
+        self._store = store
+        self._queue: queue.Queue[Any] = queue.Queue(QUEUE_MAX)
+        self._thread = threading.Thread(target=self._run, name="tokenomy-ledger-writer",
+                                        daemon=True)
+        self.batches = 0  # commits so far (for metrics and tests)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Finish what is queued, then end the thread."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join()
+
+    async def submit(self, transfers: Sequence[Transfer], records: Sequence[RequestRecord] = (),
+                     done: Sequence[tuple[str, str, int, str, str]] = (),
+                     ) -> list[CreateTransferResult]:
+        """Apply ``transfers`` and insert ``records`` durably; answer the transfers' results.
+        Raises what the store raised (the whole batch was rolled back)."""
+        invariant(len(transfers) <= BATCH_TRANSFERS_MAX, "a job fits in one batch")
+        loop = asyncio.get_running_loop()
+        job = Job(transfers, records, done, loop, loop.create_future())
+        try:
+            self._queue.put_nowait(job)
+        except queue.Full:
+            await asyncio.to_thread(self._queue.put, job)
+        assert job.future is not None
+        return await job.future
+
+    def submit_nowait(self, transfers: Sequence[Transfer],
+                      records: Sequence[RequestRecord] = ()) -> None:
+        """Queue work whose caller cannot wait (a cancelled stream's capture): it still
+        commits; a failure is logged. Blocks only while the queue is full."""
+        self._queue.put(Job(transfers, records))
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            jobs: list[Job] = [first]
+            count = len(first.transfers)
+            while count < BATCH_TRANSFERS_MAX:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    stopping = True
+                    break
+                if count + len(nxt.transfers) > BATCH_TRANSFERS_MAX:
+                    self._commit(jobs)
+                    jobs, count = [], 0
+                jobs.append(nxt)
+                count += len(nxt.transfers)
+            self._commit(jobs)
+
+    def _commit(self, jobs: list[Job]) -> None:
+        if not jobs:
+            return
+        transfers = [t for j in jobs for t in j.transfers]
+        records = [r for j in jobs for r in j.records]
+        done = [d for j in jobs for d in j.done]
+        try:
+            results = self._store.commit_batch(transfers, records, done)
+        except Exception as exc:  # the store's error goes to every waiting caller
+            for job in jobs:
+                if job.future is None:
+                    log.error("a queued ledger write failed: %s", exc)
+                else:
+                    self._answer(job, exc)
+            return
+        self.batches += 1
+        invariant(len(results) == len(transfers), "one result per transfer")
+        at = 0
+        for job in jobs:
+            job.results = results[at: at + len(job.transfers)]
+            at += len(job.transfers)
+            if job.future is not None:
+                self._answer(job, None)
+
+    @staticmethod
+    def _answer(job: Job, error: Exception | None) -> None:
+        future, loop = job.future, job.loop
+        assert future is not None and loop is not None
+
+        def settle() -> None:
+            if future.done():  # the caller was cancelled; the write stands
+                return
+            if error is None:
+                future.set_result(job.results)
+            else:
+                future.set_exception(error)
+
+        with suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+            loop.call_soon_threadsafe(settle)
+
+
+__all__ = ["BATCH_TRANSFERS_MAX", "QUEUE_MAX", "LedgerWriter"]
