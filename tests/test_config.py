@@ -131,3 +131,69 @@ def test_a_port_that_is_not_an_integer_is_refused(tmp_path: Path, value: str) ->
     path = _config(tmp_path, f"[server]\nport = {value}\n")
     with pytest.raises(ConfigError, match="port"):
         load_settings(env={}, config_path=path)
+
+
+GATEWAY = """\
+[gateway]
+routing = "fastest"
+upstream_timeout_s = 30
+reservation_timeout_s = 120
+
+[[upstream]]
+name = "openai"
+kind = "openai"
+base_url = "https://api.openai.com/v1/"
+api_key_env = "OPENAI_API_KEY"
+models = ["gpt-4o"]
+region = "us"
+weight = 3
+joules_per_token = "0.4"
+
+[[upstream]]
+name = "local"
+kind = "anthropic"
+base_url = "http://127.0.0.1:8500"
+
+[[model_group]]
+name = "auto"
+models = ["gpt-4o", "sim-small"]
+quality = "standard"
+"""
+
+
+def test_upstreams_and_model_groups_are_read(tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    path = tmp_path / "tokenomy.toml"
+    path.write_text(GATEWAY)
+    s = load_settings(env={}, config_path=path)
+    assert (s.routing, s.upstream_timeout_s, s.reservation_timeout_s) == ("fastest", 30, 120)
+    openai, local = s.upstreams
+    assert openai.base_url == "https://api.openai.com/v1" and openai.weight == 3
+    assert openai.joules_per_token == Decimal("0.4") and openai.models == ("gpt-4o",)
+    assert local.models == ("*",) and local.api_key_env == ""
+    assert s.model_groups[0].models == ("gpt-4o", "sim-small")
+    assert s.model_groups[0].quality == "standard" and s.model_groups[0].routing == ""
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[gateway]\nrouting = "random"', "routing"),
+    ('[gateway]\nupstream_timeout_s = 0', "upstream_timeout_s"),
+    ('[gateway]\nupstream_timeout_s = 600\nreservation_timeout_s = 600', "must exceed"),
+    ('[[upstream]]\nname = "a"\nkind = "gemini"\nbase_url = "http://x"', "kind"),
+    ('[[upstream]]\nname = "a"\nkind = "openai"\nbase_url = "ftp://x"', "base_url"),
+    ('[[upstream]]\nname = "a"\nkind = "openai"\nbase_url = "http://x"\nmodels = []', "models"),
+    ('[[upstream]]\nname = "a"\nkind = "openai"\nbase_url = "http://x"\nweight = 0', "weight"),
+    ('[[upstream]]\nname = "a"\nkind = "openai"\nbase_url = "http://x"\n'
+     'joules_per_token = 0.4', "joules_per_token"),
+    ('[[upstream]]\nname = "a"\nkind = "openai"\nbase_url = "http://x"\nkey = "sk-1"', "unknown"),
+    ('[[upstream]]\nname = "a"\nkind = "openai"\nbase_url = "http://x"\n'
+     '[[upstream]]\nname = "a"\nkind = "openai"\nbase_url = "http://y"', "unique"),
+    ('[[model_group]]\nname = "g"\nmodels = ["a"]\nquality = "best"', "quality"),
+    ('[[model_group]]\nname = "g"\nmodels = "a"', "models"),
+])
+def test_bad_gateway_settings_are_config_errors(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "tokenomy.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_settings(env={}, config_path=path)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -44,6 +46,7 @@ reservation_timeout_s = 60
 
 [pricing]
 books = ["test-book.toml"]
+unpriced = "{unpriced}"
 
 [[upstream]]
 name = "sim-openai"
@@ -79,7 +82,7 @@ models = ["sim-alt"]
 name = "alt"
 kind = "openai"
 base_url = "{fast}/v1"
-models = ["sim-alt"]
+models = ["sim-alt", "sim-unpriced"]
 
 [[model_group]]
 name = "auto-cheap"
@@ -96,7 +99,8 @@ quality = "frontier"
 @pytest.fixture(scope="session")
 def simulator() -> Iterator[str]:
     app = create_simulator(SimulatorConfig(tokens_per_s=0,
-                                           models=("sim-small", "sim-large", "sim-alt")))
+                                           models=("sim-small", "sim-large", "sim-alt",
+                                                   "sim-unpriced")))
     with serve_in_thread(app) as base:
         yield base
 
@@ -109,18 +113,42 @@ def slow_simulator() -> Iterator[str]:
         yield base
 
 
+@contextmanager
+def running_gateway(workdir: Path, url: str, fast: str, slow: str, unpriced: str = "block",
+                    workers: int = 1) -> Iterator[Gateway]:
+    """``tokenomy serve --config`` on ``url`` in front of the simulators."""
+    (workdir / "test-book.toml").write_text(USER_BOOK)
+    (workdir / "tokenomy.toml").write_text(CONFIG.format(fast=fast, slow=slow, unpriced=unpriced,
+                                                         dead_port=free_port()))
+    store = open_gateway_store(url, time.time_ns)
+    args = ["--config", str(workdir / "tokenomy.toml"), "--workers", str(workers)]
+    try:
+        with serve(workdir, url, args) as base:
+            yield Gateway(base, workdir, url, store)
+    finally:
+        store.close()
+
+
 @pytest.fixture(scope="session")
 def gateway(tmp_path_factory: pytest.TempPathFactory, simulator: str,
             slow_simulator: str) -> Iterator[Gateway]:
+    """The gateway on SQLite, one worker, unpriced models blocked."""
     workdir = tmp_path_factory.mktemp("gateway")
-    (workdir / "test-book.toml").write_text(USER_BOOK)
-    (workdir / "tokenomy.toml").write_text(CONFIG.format(fast=simulator, slow=slow_simulator,
-                                                         dead_port=free_port()))
-    url = f"sqlite:///{workdir / 'tokenomy.db'}"
-    store = open_gateway_store(url, time.time_ns)
-    with serve(workdir, url, ["--config", str(workdir / "tokenomy.toml")]) as base:
-        yield Gateway(base, workdir, url, store)
-    store.close()
+    with running_gateway(workdir, f"sqlite:///{workdir / 'tokenomy.db'}", simulator,
+                         slow_simulator) as gateway:
+        yield gateway
+
+
+@pytest.fixture(scope="session")
+def pg_gateway(tmp_path_factory: pytest.TempPathFactory, simulator: str,
+               slow_simulator: str) -> Iterator[Gateway]:
+    """The gateway on PostgreSQL, two workers, unpriced models held at a provisional rate."""
+    from pg_fixture import cluster
+
+    url = cluster().new_database()
+    with running_gateway(tmp_path_factory.mktemp("pg-gateway"), url, simulator, slow_simulator,
+                         unpriced="hold", workers=2) as gateway:
+        yield gateway
 
 
 @pytest.fixture()

@@ -44,8 +44,15 @@ def serve(
         "--database-url", help="Store URL (default $TOKENOMY_DATABASE_URL or sqlite:///./tokenomy.db).")
     ] = None,
     config: ConfigOpt = None,
+    workers: Annotated[int, typer.Option(
+        "--workers", min=1, max=64, help="Worker processes sharing the one database.")] = 1,
+    access_log: Annotated[bool, typer.Option(
+        "--access-log/--no-access-log", help="Log every HTTP request (the gateway records "
+        "every proxied request in the database either way).")] = False,
 ) -> None:
-    """Run the HTTP server (FastAPI on uvicorn)."""
+    """Run the HTTP server: the gateway and Tokenomy's API (FastAPI on uvicorn)."""
+    import os
+
     import uvicorn
 
     from tokenomy.gateway import create_app
@@ -63,7 +70,16 @@ def serve(
         fail(str(exc))
     except OSError as exc:
         fail(f"{exc.filename}: {exc.strerror or exc}")
-    uvicorn.run(app, host=chosen.host, port=chosen.port, log_level="info")
+    if workers == 1:
+        uvicorn.run(app, host=chosen.host, port=chosen.port, log_level="info",
+                    access_log=access_log)
+        return
+    # Workers are separate processes: they read the same settings from the environment.
+    os.environ["TOKENOMY_DATABASE_URL"] = chosen.database_url
+    if chosen.config_path:
+        os.environ["TOKENOMY_CONFIG"] = str(Path(chosen.config_path).resolve())
+    uvicorn.run("tokenomy.gateway.app:app_from_environment", factory=True, host=chosen.host,
+                port=chosen.port, workers=workers, log_level="info", access_log=access_log)
 
 
 def count(

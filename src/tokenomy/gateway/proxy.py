@@ -95,7 +95,7 @@ class Gateway:
     async def handle(self, request: Request, api: str) -> Response:
         family = _FAMILY[api]
         request_id = "req_" + secrets.token_hex(12)
-        started_ns, caller = time.time_ns(), None
+        started_ns, arrived_s, caller = time.time_ns(), time.monotonic(), None
         model: Any = ""
         stream, idempotency_key, claimed = False, "", False
         try:
@@ -122,21 +122,21 @@ class Gateway:
                     await self._unclaim(caller, idempotency_key, request_id)
             return refusal_response(family, refusal, request_id)
         answer = await self._attempts(request, api, caller, body, plans, request_id, stream,
-                                      tokens, started_ns, idempotency_key)
+                                      tokens, started_ns, arrived_s, idempotency_key)
         if claimed and answer.status_code >= 400:
             await self._unclaim(caller, idempotency_key, request_id)
         return answer
 
     async def _attempts(self, request: Request, api: str, caller: Caller, body: dict[str, Any],
                         plans: list[tuple[str, Upstream, Usage, Quote]], request_id: str,
-                        stream: bool, tokens: int, started_ns: int,
+                        stream: bool, tokens: int, started_ns: int, arrived_s: float,
                         idempotency_key: str) -> Response:
         """Try the plans in order until one upstream answers."""
         family = _FAMILY[api]
         for attempt, (upstream_model, upstream, estimate, reserved) in enumerate(plans, 1):
             ticket = Ticket(request_id if attempt == 1 else f"{request_id}-{attempt}", caller,
                             api, upstream_model, stream, estimate, reserved, time.time_ns(),
-                            time.monotonic(), idempotency_key,
+                            arrived_s, idempotency_key,
                             tokens_charged=tokens if attempt == 1 else 0)
             try:
                 await self.admission.reserve(ticket)
@@ -181,7 +181,7 @@ class Gateway:
                                 idempotency_key, request_id)
 
     async def _body(self, request: Request) -> dict[str, Any]:
-        raw = await request.body()
+        raw = request.state.raw = await request.body()
         if len(raw) > BODY_BYTES_MAX:
             raise Refusal(413, "request_too_large", f"the body exceeds {BODY_BYTES_MAX} bytes")
         try:
@@ -239,17 +239,22 @@ class Gateway:
     async def _call(self, request: Request, ticket: Ticket, upstream: Upstream,
                     body: dict[str, Any]) -> Response | None:
         """Call one upstream; None when it failed before answering (try the next one)."""
-        sent = dict(body, model=ticket.model)
+        sent = body
         client_wants_usage = True
         if ticket.stream and ticket.api == "chat":
-            options = sent.get("stream_options")
+            options = body.get("stream_options")
             options = dict(options) if isinstance(options, dict) else {}
             client_wants_usage = bool(options.get("include_usage"))
-            sent["stream_options"] = {**options, "include_usage": True}
-        upstream.began(time.monotonic())
+            sent = dict(body, stream_options={**options, "include_usage": True})
+        if ticket.model != body.get("model"):  # a model group: the member chosen
+            sent = dict(sent, model=ticket.model)
+        # Unchanged bodies go as the client sent them (no re-encoding).
+        content = request.state.raw if sent is body else json.dumps(sent).encode()
         send = self.client.build_request(
             "POST", upstream.url(ticket.api), headers=upstream.headers(request.headers),
-            content=json.dumps(sent).encode())
+            content=content)
+        sent_s = time.monotonic()
+        upstream.began(sent_s)
         try:
             response = await self.client.send(send, stream=True)
         except httpx.HTTPError as exc:
@@ -259,10 +264,10 @@ class Gateway:
             await response.aclose()
             await self._failed(ticket, upstream, f"HTTP {response.status_code}")
             return None
-        ttfb_ms = (time.monotonic() - ticket.started_s) * 1000
+        ttfb_ms = (time.monotonic() - sent_s) * 1000
         self.metrics.upstream_latency(upstream.name, ttfb_ms / 1000)
         if response.status_code >= 400 or not ticket.stream:
-            return await self._whole(ticket, upstream, response, ttfb_ms)
+            return await self._whole(ticket, upstream, response, ttfb_ms, sent_s)
         relay = StreamRelay(self, ticket, upstream, response, client_wants_usage, ttfb_ms)
         return RelayResponse(relay)
 
@@ -274,9 +279,10 @@ class Gateway:
         return None
 
     async def _whole(self, ticket: Ticket, upstream: Upstream, response: httpx.Response,
-                     ttfb_ms: float) -> Response | None:
+                     ttfb_ms: float, sent_s: float) -> Response | None:
         try:
             raw = await response.aread()
+            upstream_s = time.monotonic() - sent_s
         except httpx.HTTPError as exc:  # failed mid-answer: nothing was delivered
             await response.aclose()
             await self._failed(ticket, upstream, f"{type(exc).__name__}: {exc}")
@@ -297,7 +303,8 @@ class Gateway:
                                               error, response=replay)
         self.metrics.reserved(-1)
         self.metrics.served(ticket, upstream.name, outcome, usage, settled.cost, seconds)
-        headers = {"x-tokenomy-upstream": upstream.name,
+        overhead_us = int((time.monotonic() - ticket.started_s - upstream_s) * 1e6)
+        headers = {"x-tokenomy-upstream": upstream.name, "x-tokenomy-overhead-us": str(overhead_us),
                    **cost_fields(ticket, settled, usage, headers=True)}
         return Response(raw, status_code=status, media_type=content_type, headers=headers)
 
