@@ -21,8 +21,9 @@ $(STAMP_TEST): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP_RUN) $@
 
+# The gateway on the embedded SQLite default, with the upstream simulator and a demo key.
 run: $(STAMP_RUN)
-	$(BIN)/tokenomy serve
+	$(BIN)/tokenomy serve --demo
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check src tests bench scripts

@@ -10,10 +10,11 @@ import sys
 
 import typer
 
-from tokenomy.cli import keys, ledger, meter, pricing, upstream
+from tokenomy.cli import keys, ledger, meter, pricing, serve, upstream
 
 app = typer.Typer(help="Tokenomy: meter, price, hold, trade and pay for AI tokens.",
                   no_args_is_help=True, add_completion=False)
+serve.register(app)
 meter.register(app)
 pricing.register(app)
 ledger.register(app)

@@ -1,4 +1,4 @@
-"""Meter commands: ``serve``, ``count``, ``usage normalize``, ``estimate``."""
+"""Meter commands: ``count``, ``usage normalize``, ``estimate``."""
 
 from __future__ import annotations
 
@@ -30,56 +30,10 @@ usage_app = typer.Typer(help="Provider usage objects.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(serve)
     app.command()(count)
     app.command()(estimate)
     usage_app.command("normalize")(usage_normalize)
     app.add_typer(usage_app, name="usage")
-
-
-def serve(
-    host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default 8402).")] = None,
-    database_url: Annotated[str | None, typer.Option(
-        "--database-url", help="Store URL (default $TOKENOMY_DATABASE_URL or sqlite:///./tokenomy.db).")
-    ] = None,
-    config: ConfigOpt = None,
-    workers: Annotated[int, typer.Option(
-        "--workers", min=1, max=64, help="Worker processes sharing the one database.")] = 1,
-    access_log: Annotated[bool, typer.Option(
-        "--access-log/--no-access-log", help="Log every HTTP request (the gateway records "
-        "every proxied request in the database either way).")] = False,
-) -> None:
-    """Run the HTTP server: the gateway and Tokenomy's API (FastAPI on uvicorn)."""
-    import os
-
-    import uvicorn
-
-    from tokenomy.gateway import create_app
-    from tokenomy.pricing import BookError
-    from tokenomy.store import StoreError, parse_url
-
-    chosen = settings(config).with_overrides(host=host, port=port, database_url=database_url)
-    try:
-        parse_url(chosen.database_url)
-    except StoreError as exc:
-        fail(str(exc))
-    try:
-        app = create_app(chosen)
-    except BookError as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"{exc.filename}: {exc.strerror or exc}")
-    if workers == 1:
-        uvicorn.run(app, host=chosen.host, port=chosen.port, log_level="info",
-                    access_log=access_log)
-        return
-    # Workers are separate processes: they read the same settings from the environment.
-    os.environ["TOKENOMY_DATABASE_URL"] = chosen.database_url
-    if chosen.config_path:
-        os.environ["TOKENOMY_CONFIG"] = str(Path(chosen.config_path).resolve())
-    uvicorn.run("tokenomy.gateway.app:app_from_environment", factory=True, host=chosen.host,
-                port=chosen.port, workers=workers, log_level="info", access_log=access_log)
 
 
 def count(

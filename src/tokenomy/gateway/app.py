@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
+from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from tokenomy.gateway.meter_routes import meter_router
 from tokenomy.gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from tokenomy.gateway.metrics import Metrics
 from tokenomy.gateway.pricing_routes import pricing_router
-from tokenomy.gateway.proxy import Gateway, proxy_router
+from tokenomy.gateway.proxy import Gateway, ProxyFastPath, proxy_router
 from tokenomy.gateway.upstreams import UpstreamPool
 from tokenomy.gateway.writer import LedgerWriter
 from tokenomy.ledger.protocol import LedgerStore
@@ -51,7 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
         timeout = httpx.Timeout(settings.upstream_timeout_s, connect=UPSTREAM_CONNECT_TIMEOUT_S)
         # httpx's API over aiohttp's connection pool: httpx's own pool costs ~3 ms of CPU per
         # request under concurrency (bench/gateway.py); aiohttp's a tenth of that.
-        client = httpx.AsyncClient(timeout=timeout,
+        client = httpx.AsyncClient(timeout=timeout, cookies=NoCookies(),
                                    transport=AiohttpTransport(limits=UPSTREAM_LIMITS))
         admission = Admission(ledger, writer, pricing, settings.reservation_timeout_s)
         app.state.gateway = Gateway(admission, pool, client, metrics, settings.routing,
@@ -74,6 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(ProxyFastPath)
     install_ledger_error_handlers(app)
 
     @app.get("/healthz", tags=["ops"])
@@ -101,6 +103,16 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(ledger_router())
     app.include_router(proxy_router(lambda request: request.app.state.gateway))
     return app
+
+
+class NoCookies(CookieJar):
+    """Upstream cookies are neither kept nor sent: the client is shared by every caller."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+    def add_cookie_header(self, request: Any) -> None:
+        return None
 
 
 UPSTREAM_CONNECT_TIMEOUT_S = 10.0
