@@ -338,3 +338,18 @@ def test_metrics_count_requests_tokens_and_cost(gateway: Gateway, http: httpx.Cl
     assert "tokenomy_cost_nano_usd_total" in text
     assert "tokenomy_open_reservations" in text
     assert "tokenomy_upstream_latency_seconds_bucket" in text
+
+
+def test_a_stream_without_usage_is_counted_with_the_real_tokenizer(gateway: Gateway) -> None:
+    key, budget = gateway.key("1")
+    chunks = list(client(gateway, key).chat.completions.create(
+        model="sim-small", max_tokens=50, stream=True, stream_options={"include_usage": True},
+        messages=[{"role": "user", "content": "[sim:no-usage] [sim:tokens=12]"}]))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    [record] = gateway.wait_records(budget, 1)
+    usage = json.loads(record.usage_json)
+    from tokenomy.meter.tokenizers import get_tokenizer
+
+    assert record.outcome == "ok" and record.estimated
+    assert usage["tokens"]["output"] == get_tokenizer("o200k_base").count(text) == 12
+    assert gateway.budget(budget).spent == record.cost_minor > 0

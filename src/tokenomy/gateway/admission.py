@@ -244,10 +244,10 @@ class Admission:
                        "currency": asset.code, "result": hold.result.value})
 
     async def settle(self, ticket: Ticket, usage: Usage | None, outcome: str, status: int,
-                     upstream: str, error: str = "", wait: bool = True,
+                     upstream: str, error: str = "",
                      response: tuple[int, str, str] | None = None) -> Settled:
         """Capture the metered cost of ``usage`` (None: nothing was delivered, release) and
-        record the request, in one transaction. ``wait=False`` queues it (a cancelled task)."""
+        record the request, in one transaction."""
         invariant(not ticket.settled, f"request {ticket.request_id} is settled twice")
         ticket.settled = True
         chain, rid = ticket.caller.chain, ticket.request_id
@@ -277,10 +277,7 @@ class Admission:
         done: tuple[tuple[str, str, int, str, str], ...] = ()
         if response is not None and ticket.idempotency_key:
             done = ((ticket.caller.key.id, ticket.idempotency_key, *response),)
-        if wait:
-            await self.writer.submit(transfers, (record,), done)
-        else:
-            self.writer.submit_nowait(transfers, (record,))
+        await self.writer.submit(transfers, (record,), done)
         self.refund_tokens(ticket, usage.total if usage is not None else 0)
         return Settled(cost, captured, stu, q)
 

@@ -12,7 +12,6 @@ The queue is bounded (:data:`QUEUE_MAX`); a full queue is back-pressure, not los
 from __future__ import annotations
 
 import asyncio
-import logging
 import queue
 import threading
 from collections.abc import Sequence
@@ -27,7 +26,6 @@ from tokenomy.store.gateway_sql import RequestRecord
 BATCH_TRANSFERS_MAX = BATCH_MAX
 QUEUE_MAX = 10_000  # jobs waiting; submit() waits for room beyond it
 _STOP = object()
-log = logging.getLogger("tokenomy.gateway.writer")
 
 
 class BatchStore(Protocol):
@@ -80,12 +78,6 @@ class LedgerWriter:
         assert job.future is not None
         return await job.future
 
-    def submit_nowait(self, transfers: Sequence[Transfer],
-                      records: Sequence[RequestRecord] = ()) -> None:
-        """Queue work whose caller cannot wait (a cancelled stream's capture): it still
-        commits; a failure is logged. Blocks only while the queue is full."""
-        self._queue.put(Job(transfers, records))
-
     def _run(self) -> None:
         stopping = False
         while not stopping:
@@ -119,10 +111,7 @@ class LedgerWriter:
             results = self._store.commit_batch(transfers, records, done)
         except Exception as exc:  # the store's error goes to every waiting caller
             for job in jobs:
-                if job.future is None:
-                    log.error("a queued ledger write failed: %s", exc)
-                else:
-                    self._answer(job, exc)
+                self._answer(job, exc)
             return
         self.batches += 1
         invariant(len(results) == len(transfers), "one result per transfer")
@@ -130,8 +119,7 @@ class LedgerWriter:
         for job in jobs:
             job.results = results[at: at + len(job.transfers)]
             at += len(job.transfers)
-            if job.future is not None:
-                self._answer(job, None)
+            self._answer(job, None)
 
     @staticmethod
     def _answer(job: Job, error: Exception | None) -> None:
