@@ -52,6 +52,7 @@ bench: $(STAMP_TEST) postgresql
 	$(BIN)/python bench/meter.py
 	$(BIN)/python bench/pricing.py
 	$(BIN)/python bench/ledger.py
+	$(BIN)/python bench/gateway.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -3,7 +3,7 @@ upstream and beside LiteLLM's proxy, on the same simulator, in one run; and the 
 over a long run.
 
 Run: ``.venv/bin/python bench/gateway.py [--quick] [--requests N] [--concurrency 50]
-[--memory-requests 100000]`` (≈ 7 min on 2 CPUs; ``--quick`` ≈ 1.5 min; needs the ``bench``
+[--memory-requests 100000]`` (≈ 6 min on 2 CPUs; ``--quick`` ≈ 1.5 min; needs the ``bench``
 extra for LiteLLM's proxy). Prints a header, then Markdown tables: the scenarios, the targets,
 the gateway's RSS samples.
 
@@ -25,9 +25,11 @@ simulator, same mode and concurrency; "server says" is what each proxy reports a
 processes (not the simulator's) over the row, per request, warm-up included. Targets (the
 issue): added p50 ≤ 1.5 ms and added p99 ≤ 10 ms, judged at both concurrencies; requests/s
 ≥ 2× LiteLLM's at concurrency C (LiteLLM runs 1 worker; the 2-worker rows are compared with
-it too). All processes share the machine's cores (2 here): a proxy's requests/s is bounded by
-its own CPU plus the simulator's and the load generator's, and anything else running moves
-the numbers (the header prints the load average).
+it too). ``--workers 2`` is uvicorn's: both workers accept on one socket, and when the load
+generator opened its 50 connections one worker took 48 of them (``ss -tnp``), so those rows are
+not two workers' worth. All processes share the machine's cores (2 here): a proxy's
+requests/s is bounded by its own CPU plus the simulator's and the load generator's, and
+anything else running moves the numbers (the header prints the load average).
 
 Memory: ``--memory-requests`` JSON requests at C through the 1-worker gateway after its rows,
 its VmRSS read from ``/proc`` after every 10%; growth is last sample over first.
@@ -63,7 +65,7 @@ ROW_SECONDS_MAX = 15.0  # a row sends no request after this
 QUICK_ROW_SECONDS_MAX = 3.0
 WARMUP = 300
 QUICK_WARMUP = 100
-REQUESTS_1 = 1_000  # concurrency 1: latency without queueing
+REQUESTS_1 = 5_000  # concurrency 1: latency without queueing
 QUICK_REQUESTS_1 = 200
 WARMUP_1 = 50
 QUICK_WARMUP_1 = 20
