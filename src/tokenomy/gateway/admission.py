@@ -133,6 +133,7 @@ class Admission:
         self.reservation_timeout_s = reservation_timeout_s
         self.clock_ns, self.monotonic = clock_ns, monotonic
         self._keys: dict[str, tuple[float, Caller | None]] = {}
+        self.in_flight = 0  # requests between arrival and their answer (set by the proxy)
         self._buckets: dict[tuple[str, str], Bucket] = {}
 
     # -- who ---------------------------------------------------------------------------
@@ -226,7 +227,8 @@ class Admission:
         chain = ticket.caller.chain
         transfers = reserve_transfers(chain, max(ticket.reserved.total, 1), ticket.request_id,
                                       self.reservation_timeout_s)
-        results = await self.writer.submit(transfers)
+        results = await self.writer.submit(transfers, durable=False,  # see commit_batch
+                                           alone=self.in_flight <= 1)
         if all(r is R.OK for r in results):
             return
         hold = await asyncio.to_thread(hold_of, self.store, chain, transfers, results,
@@ -277,7 +279,7 @@ class Admission:
         done: tuple[tuple[str, str, int, str, str], ...] = ()
         if response is not None and ticket.idempotency_key:
             done = ((ticket.caller.key.id, ticket.idempotency_key, *response),)
-        await self.writer.submit(transfers, (record,), done)
+        await self.writer.submit(transfers, (record,), done, alone=self.in_flight <= 1)
         self.refund_tokens(ticket, usage.total if usage is not None else 0)
         return Settled(cost, captured, stu, q)
 
@@ -292,7 +294,7 @@ class Admission:
             api, model if isinstance(model, str) else "", "", stream, refusal.status, outcome,
             "{}", False, reserved, 0, 0, "", "", False, "0", (now - started_ns) // 1000,
             started_ns, now, "", refusal.message)
-        await self.writer.submit((), (record,))
+        await self.writer.submit((), (record,), durable=False)
 
 
 __all__ = [

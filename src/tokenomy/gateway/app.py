@@ -8,10 +8,10 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
-from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 from fastapi import FastAPI, Response
 from httpx_aiohttp import AiohttpTransport
@@ -52,8 +52,11 @@ def create_app(settings: Settings) -> FastAPI:
         timeout = httpx.Timeout(settings.upstream_timeout_s, connect=UPSTREAM_CONNECT_TIMEOUT_S)
         # httpx's API over aiohttp's connection pool: httpx's own pool costs ~3 ms of CPU per
         # request under concurrency (bench/gateway.py); aiohttp's a tenth of that.
-        client = httpx.AsyncClient(timeout=timeout, cookies=NoCookies(),
-                                   transport=AiohttpTransport(limits=UPSTREAM_LIMITS))
+        client = UpstreamClient(timeout=timeout, transport=AiohttpTransport(
+            client=lambda: aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=UPSTREAM_CONNECTIONS_MAX,
+                                               keepalive_timeout=UPSTREAM_KEEPALIVE_S),
+                cookie_jar=aiohttp.DummyCookieJar())))
         admission = Admission(ledger, writer, pricing, settings.reservation_timeout_s)
         app.state.gateway = Gateway(admission, pool, client, metrics, settings.routing,
                                     settings.model_groups)
@@ -105,18 +108,32 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-class NoCookies(CookieJar):
-    """Upstream cookies are neither kept nor sent: the client is shared by every caller."""
+class NoCookies(httpx.Cookies):
+    """Upstream cookies are neither kept nor sent: one client serves every caller."""
 
-    def extract_cookies(self, response: Any, request: Any) -> None:
+    def extract_cookies(self, response: httpx.Response) -> None:
         return None
 
-    def add_cookie_header(self, request: Any) -> None:
+    def set_cookie_header(self, request: httpx.Request) -> None:
         return None
 
 
+class UpstreamClient(httpx.AsyncClient):
+    """The upstreams' HTTP client: httpx's API, aiohttp's connection pool, no cookies."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        return None
+
+
+_NO_COOKIES = NoCookies()
 UPSTREAM_CONNECT_TIMEOUT_S = 10.0
-UPSTREAM_LIMITS = httpx.Limits(max_connections=1_000, max_keepalive_connections=200)
+UPSTREAM_CONNECTIONS_MAX = 1_000
+UPSTREAM_KEEPALIVE_S = 30.0
 
 
 SWEEP_INTERVAL_S = 1.0  # how often expired reservations are released while the ledger is idle

@@ -94,6 +94,13 @@ class Gateway:
         self.groups = {g.name: g for g in groups}
 
     async def handle(self, request: Request, api: str) -> Response:
+        self.admission.in_flight += 1
+        try:
+            return await self._handle(request, api)
+        finally:
+            self.admission.in_flight -= 1
+
+    async def _handle(self, request: Request, api: str) -> Response:
         family = _FAMILY[api]
         request_id = "req_" + secrets.token_hex(12)
         started_ns, arrived_s, caller = time.time_ns(), time.monotonic(), None

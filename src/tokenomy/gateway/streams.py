@@ -188,11 +188,14 @@ class RelayResponse(StreamingResponse):
         self.relay = relay
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        admission = self.relay.gateway.admission
+        admission.in_flight += 1  # a stream is in flight until it ends
         try:
             await super().__call__(scope, receive, send)
         finally:
             with anyio.CancelScope(shield=True):
                 await self.relay.close()
+            admission.in_flight -= 1
 
 
 __all__ = ["RelayResponse", "StreamRelay", "cost_fields"]

@@ -31,7 +31,7 @@ _STOP = object()
 class BatchStore(Protocol):
     def commit_batch(self, transfers: Sequence[Transfer], records: Sequence[RequestRecord] = (),
                      done: Sequence[tuple[str, str, int, str, str]] = (),
-                     ) -> list[CreateTransferResult]: ...
+                     durable: bool = True) -> list[CreateTransferResult]: ...
 
 
 @dataclass(slots=True)
@@ -39,6 +39,7 @@ class Job:
     transfers: Sequence[Transfer]
     records: Sequence[RequestRecord] = ()
     done: Sequence[tuple[str, str, int, str, str]] = ()
+    durable: bool = True
     loop: asyncio.AbstractEventLoop | None = None
     future: asyncio.Future[list[CreateTransferResult]] | None = None
     results: list[CreateTransferResult] = field(default_factory=list)
@@ -53,6 +54,8 @@ class LedgerWriter:
         self._thread = threading.Thread(target=self._run, name="tokenomy-ledger-writer",
                                         daemon=True)
         self.batches = 0  # commits so far (for metrics and tests)
+        self.inline = 0  # of which ran on the caller's thread (the writer was idle)
+        self._committing = threading.Lock()  # held by whoever commits: the thread or inline
 
     def start(self) -> None:
         self._thread.start()
@@ -65,12 +68,24 @@ class LedgerWriter:
 
     async def submit(self, transfers: Sequence[Transfer], records: Sequence[RequestRecord] = (),
                      done: Sequence[tuple[str, str, int, str, str]] = (),
-                     ) -> list[CreateTransferResult]:
-        """Apply ``transfers`` and insert ``records`` durably; answer the transfers' results.
-        Raises what the store raised (the whole batch was rolled back)."""
+                     durable: bool = True, alone: bool = False) -> list[CreateTransferResult]:
+        """Apply ``transfers`` and insert ``records``; answer the transfers' results. The
+        batch is durable on return if any job in it asked to be. Raises what the store
+        raised (the whole batch was rolled back).
+
+        ``alone``: the caller is the only request in flight, so there is nothing to batch
+        with; if the writer is idle too, the commit runs right here, sparing two thread
+        hand-offs (under load the thread batches, and the event loop never waits a commit)."""
         invariant(len(transfers) <= BATCH_TRANSFERS_MAX, "a job fits in one batch")
+        if alone and self._queue.empty() and self._committing.acquire(blocking=False):
+            try:
+                results = self._store.commit_batch(transfers, records, done, durable=durable)
+            finally:
+                self._committing.release()
+            self.inline += 1
+            return results
         loop = asyncio.get_running_loop()
-        job = Job(transfers, records, done, loop, loop.create_future())
+        job = Job(transfers, records, done, durable, loop, loop.create_future())
         try:
             self._queue.put_nowait(job)
         except queue.Full:
@@ -108,7 +123,9 @@ class LedgerWriter:
         records = [r for j in jobs for r in j.records]
         done = [d for j in jobs for d in j.done]
         try:
-            results = self._store.commit_batch(transfers, records, done)
+            with self._committing:
+                results = self._store.commit_batch(transfers, records, done,
+                                                   durable=any(j.durable for j in jobs))
         except Exception as exc:  # the store's error goes to every waiting caller
             for job in jobs:
                 self._answer(job, exc)

@@ -118,6 +118,7 @@ class GatewayTables:
         def _transaction(self, begin: Callable[[], Any]) -> AbstractContextManager[Any]: ...
         def _begin_write(self) -> None: ...
         def _begin_read(self) -> None: ...
+        def _begin_batch(self, durable: bool) -> None: ...
         def _lock_writer(self) -> None: ...
         def _apply_transfers(self, transfers: Sequence[Transfer]
                              ) -> list[CreateTransferResult]: ...
@@ -164,13 +165,17 @@ class GatewayTables:
     # -- requests ------------------------------------------------------------------------
     def commit_batch(self, transfers: Sequence[Transfer], records: Sequence[RequestRecord] = (),
                      done: Sequence[tuple[str, str, int, str, str]] = (),
-                     ) -> list[CreateTransferResult]:
+                     durable: bool = True) -> list[CreateTransferResult]:
         """One write transaction: ``transfers`` (a ledger batch), the request ``records`` and
-        the idempotency keys ``done`` (key id, idempotency key, status, content type, body)."""
+        the idempotency keys ``done`` (key id, idempotency key, status, content type, body).
+
+        ``durable=False`` lets the commit return before it is on disk: for reservations,
+        which a crash must release anyway (the request in flight dies with the process), and
+        which the next durable commit (a capture: the WAL is one sequence) makes durable."""
         from tokenomy.store.ledger_sql import check_transfers
 
         check_transfers(transfers)
-        with self._transaction(self._begin_write):
+        with self._transaction(lambda: self._begin_batch(durable)):
             results = self._apply_transfers(transfers) if transfers else []
             if not transfers:
                 self._lock_writer()

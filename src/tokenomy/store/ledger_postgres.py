@@ -94,6 +94,11 @@ class PostgresLedger(SQLLedger):
         """Nothing to send: the transaction starts with its first statement, and the
         timestamp UPDATE on ``ledger_meta`` is the writer lock."""
 
+    def _begin_batch(self, durable: bool) -> None:
+        self._begin_write()
+        if not durable:  # this transaction's commit need not wait for its WAL flush
+            self._run("SET LOCAL synchronous_commit TO off")
+
     def _lock_writer(self) -> None:
         self._run("SELECT last_timestamp FROM ledger_meta WHERE id = ? FOR UPDATE", (1,))
 

@@ -197,6 +197,11 @@ class SQLLedger(GatewayTables):
     def _begin_read(self) -> None:
         raise NotImplementedError
 
+    def _begin_batch(self, durable: bool) -> None:
+        """Start a write transaction whose commit must reach the disk (``durable``) or may
+        ride on the next durable one (a store that cannot relax ignores it)."""
+        self._begin_write()
+
     def close(self) -> None:
         raise NotImplementedError
 

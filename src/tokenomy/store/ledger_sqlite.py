@@ -37,6 +37,8 @@ class SQLiteLedger(SQLLedger):
         super().__init__(clock)
         self._db = connection
         self.path = path
+        self.synchronous = "full"  # as opened; _begin_batch may relax one commit at a time
+        self._relaxed = False
         self._encode = _U128_TEXT  # a bound builtin: no Python frame per value
         # Between write transactions this connection keeps what it last saw: the accounts,
         # the last timestamp and the next expiry. ``PRAGMA data_version`` changes when any
@@ -65,6 +67,7 @@ class SQLiteLedger(SQLLedger):
             db.execute(f"PRAGMA synchronous={synchronous.upper()}")
             db.execute("PRAGMA foreign_keys=ON")
             store = cls(db, path, clock)
+            store.synchronous = synchronous
             store.migrate()
         except BaseException:
             db.close()
@@ -101,7 +104,23 @@ class SQLiteLedger(SQLLedger):
             rows.extend(self._run(f"{sql} WHERE {column} IN ({marks})", chunk))
         return rows
 
+    def _begin_batch(self, durable: bool) -> None:
+        # The WAL is one sequence: a relaxed commit reaches the disk with the next FULL one.
+        if not durable and self.synchronous == "full":
+            if not self._relaxed:  # changeable only outside a transaction
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._relaxed = True
+            self._begin_immediate()
+        else:
+            self._begin_write()
+
     def _begin_write(self) -> None:
+        if self._relaxed:  # every other write is as durable as the store was opened
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._relaxed = False
+        self._begin_immediate()
+
+    def _begin_immediate(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
         self._writing = True
         version = self._db.execute("PRAGMA data_version").fetchone()[0]
