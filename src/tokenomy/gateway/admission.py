@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from tokenomy._invariant import invariant
 from tokenomy.gateway.writer import LedgerWriter
@@ -37,6 +38,12 @@ from tokenomy.pricing.quote import Quote, quote
 from tokenomy.pricing.records import Pricing
 from tokenomy.store.gateway_sql import KeyRecord, RequestRecord
 from tokenomy.store.ledger_sql import SQLLedger
+
+if TYPE_CHECKING:
+    from x402.schemas import SettleResponse
+
+    from tokenomy.gateway.paywall import Payment
+    from tokenomy.settlement.facilitator import LedgerFacilitator
 
 KEY_CACHE_S = 2.0  # a revoked key stops working within this long
 KEY_CACHE_MAX = 100_000
@@ -78,6 +85,7 @@ class Ticket:
     idempotency_key: str = ""
     tokens_charged: int = 0  # counted against the key's tokens-per-minute bucket
     settled: bool = False
+    payment: Payment | None = None  # an x402 payment: its hold is the reservation
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +94,7 @@ class Settled:
     captured: int  # posted (≤ reserved)
     stu: Decimal
     quote: Quote | None
+    receipt: SettleResponse | None = None  # an x402 payment's settlement
 
 
 def hash_secret(secret: str) -> str:
@@ -128,8 +137,10 @@ class Admission:
 
     def __init__(self, store: SQLLedger, writer: LedgerWriter, pricing: Pricing,
                  reservation_timeout_s: int, clock_ns: Callable[[], int] = time.time_ns,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 facilitator: LedgerFacilitator | None = None) -> None:
         self.store, self.writer, self.pricing = store, writer, pricing
+        self.facilitator = facilitator
         self.reservation_timeout_s = reservation_timeout_s
         self.clock_ns, self.monotonic = clock_ns, monotonic
         self._keys: dict[str, tuple[float, Caller | None]] = {}
@@ -216,6 +227,9 @@ class Admission:
         except PricingError as exc:
             raise Refusal(400, "model_not_priced", str(exc)) from None
         held = asset_of(ledger)
+        if held.code == "USDC" and q.currency.code == "USD":  # a USD stablecoin: at par
+            down = 10 ** (q.currency.scale - held.scale)
+            return q._replace(currency=held, total=-(-q.total // down))
         if q.currency.code != held.code:
             raise Refusal(400, "currency_mismatch",
                           f"{model} is priced in {q.currency.code}; this key's budget holds "
@@ -247,9 +261,11 @@ class Admission:
 
     async def settle(self, ticket: Ticket, usage: Usage | None, outcome: str, status: int,
                      upstream: str, error: str = "",
-                     response: tuple[int, str, str] | None = None) -> Settled:
+                     response: tuple[int, str, str] | None = None,
+                     release: bool = True) -> Settled:
         """Capture the metered cost of ``usage`` (None: nothing was delivered, release) and
-        record the request, in one transaction."""
+        record the request, in one transaction. ``release=False`` keeps an x402 hold for
+        the next upstream to try."""
         invariant(not ticket.settled, f"request {ticket.request_id} is settled twice")
         ticket.settled = True
         chain, rid = ticket.caller.chain, ticket.request_id
@@ -264,8 +280,16 @@ class Admission:
             except Refusal:  # the price changed to unknown mid-request: hold what was reserved
                 cost = ticket.reserved.total
             captured = min(cost, ticket.reserved.total)
-        transfers = (resolve_transfers(chain, rid, captured, "capture") if captured > 0
-                     else resolve_transfers(chain, rid, 0, "release"))
+        payment = ticket.payment
+        if payment is not None:
+            assert self.facilitator is not None
+            if captured and payment.auth.scheme == "exact":
+                captured = payment.auth.amount  # exact pays what it authorized
+            transfers = ([self.facilitator.capture_transfer(payment.auth, captured)]
+                         if captured or release else [])
+        else:
+            transfers = (resolve_transfers(chain, rid, captured, "capture") if captured > 0
+                         else resolve_transfers(chain, rid, 0, "release"))
         now = self.clock_ns()
         record = RequestRecord(
             rid, ticket.caller.key.id, chain[0].name, ticket.api, ticket.model, upstream,
@@ -279,9 +303,14 @@ class Admission:
         done: tuple[tuple[str, str, int, str, str], ...] = ()
         if response is not None and ticket.idempotency_key:
             done = ((ticket.caller.key.id, ticket.idempotency_key, *response),)
-        await self.writer.submit(transfers, (record,), done, alone=self.in_flight <= 1)
+        results = await self.writer.submit(transfers, (record,), done,
+                                           alone=self.in_flight <= 1)
         self.refund_tokens(ticket, usage.total if usage is not None else 0)
-        return Settled(cost, captured, stu, q)
+        receipt = None
+        if payment is not None and transfers:
+            assert self.facilitator is not None
+            receipt = self.facilitator.settlement_of(results[0], transfers[0], payment.auth)
+        return Settled(cost, captured, stu, q, receipt)
 
     async def record_refusal(self, caller: Caller | None, request_id: str, api: str,
                              model: str, stream: bool, refusal: Refusal, started_ns: int,

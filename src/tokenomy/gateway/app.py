@@ -24,14 +24,18 @@ from tokenomy.gateway.ledger_routes import install_ledger_error_handlers, ledger
 from tokenomy.gateway.meter_routes import meter_router
 from tokenomy.gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from tokenomy.gateway.metrics import Metrics
+from tokenomy.gateway.paywall import Paywall
 from tokenomy.gateway.pricing_routes import pricing_router
 from tokenomy.gateway.proxy import Gateway, ProxyFastPath, proxy_router
 from tokenomy.gateway.upstreams import UpstreamPool
 from tokenomy.gateway.writer import LedgerWriter
+from tokenomy.gateway.x402_routes import x402_router
 from tokenomy.ledger.protocol import LedgerStore
 from tokenomy.pricing import UnpricedPolicy, load_book
 from tokenomy.pricing.records import Pricing
 from tokenomy.pricing.stu import build_table
+from tokenomy.settlement.facilitator import LedgerFacilitator
+from tokenomy.settlement.network import LOCAL
 from tokenomy.store import StoreError, open_gateway_store, parse_url
 
 
@@ -57,9 +61,12 @@ def create_app(settings: Settings) -> FastAPI:
                 connector=aiohttp.TCPConnector(limit=UPSTREAM_CONNECTIONS_MAX,
                                                keepalive_timeout=UPSTREAM_KEEPALIVE_S),
                 cookie_jar=aiohttp.DummyCookieJar())))
-        admission = Admission(ledger, writer, pricing, settings.reservation_timeout_s)
+        facilitator = LedgerFacilitator(ledger, LOCAL)
+        app.state.facilitator = facilitator
+        admission = Admission(ledger, writer, pricing, settings.reservation_timeout_s,
+                              facilitator=facilitator)
         app.state.gateway = Gateway(admission, pool, client, metrics, settings.routing,
-                                    settings.model_groups)
+                                    settings.model_groups, Paywall(facilitator))
         sweeper = asyncio.create_task(_sweep(ledger))
         try:
             yield
@@ -105,6 +112,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(pricing_router(pricing))
     app.include_router(ledger_router())
     app.include_router(proxy_router(lambda request: request.app.state.gateway))
+    app.include_router(x402_router(lambda request: request.app.state.facilitator))
     return app
 
 

@@ -33,9 +33,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tokenomy.config import QUALITY_TIERS, ModelGroup
 from tokenomy.gateway.admission import Admission, Caller, Refusal, Ticket, rules_for
 from tokenomy.gateway.metrics import Metrics
+from tokenomy.gateway.paywall import Payment, Paywall, payer_caller, payment_request_id
 from tokenomy.gateway.relay import body_text, counted_usage, usage_of
 from tokenomy.gateway.streams import RelayResponse, StreamRelay, cost_fields
 from tokenomy.gateway.upstreams import Upstream, UpstreamPool
+from tokenomy.ledger.budgets import LEDGER_USDC
 from tokenomy.meter.errors import MeterError
 from tokenomy.meter.estimate import estimate_request
 from tokenomy.meter.usage import Usage
@@ -88,10 +90,44 @@ class Gateway:
     """The proxy's state for one process: admission, upstreams, HTTP client, metrics."""
 
     def __init__(self, admission: Admission, pool: UpstreamPool, client: httpx.AsyncClient,
-                 metrics: Metrics, routing: str, groups: Sequence[ModelGroup] = ()) -> None:
+                 metrics: Metrics, routing: str, groups: Sequence[ModelGroup] = (),
+                 paywall: Paywall | None = None) -> None:
         self.admission, self.pool, self.client = admission, pool, client
         self.metrics, self.routing = metrics, routing
         self.groups = {g.name: g for g in groups}
+        self.paywall = paywall
+
+    async def _pay(self, request: Request, family: str, amount: int) -> Payment | Response:
+        """The request's x402 payment, verified and held — or the 402 that asks for one."""
+        assert self.paywall is not None
+        paywall, url = self.paywall, str(request.url)
+        try:
+            found = paywall.payload_of(request.headers)
+        except ValueError as exc:
+            raise Refusal(400, "invalid_payment", str(exc)) from None
+        if found is None:
+            return paywall.required(url, amount, family, "payment required: send an API key, "
+                                    "or pay for this request with x402 (PAYMENT-SIGNATURE)")
+        payload, version = found
+        offer = paywall.match(payload, amount)
+        if offer is None:
+            return paywall.required(url, amount, family, "the payment does not answer this "
+                                    "request's offer (scheme, network, asset, payee or amount)",
+                                    reason="payment_mismatch")
+        facilitator = paywall.facilitator
+        verdict, auth = await asyncio.to_thread(facilitator.check, payload, offer)
+        if auth is not None:  # the hold spends the nonce: a duplicate finds it taken
+            results = await self.admission.writer.submit(
+                [facilitator.hold_transfer(offer, auth)], durable=False,
+                alone=self.admission.in_flight <= 1)
+            verdict = facilitator.verdict_of(results[0], auth)
+        if auth is None or not verdict.is_valid:
+            self.metrics.refused(verdict.invalid_reason or "payment_invalid")
+            return paywall.required(url, amount, family,
+                                    verdict.invalid_message or "the payment is not valid",
+                                    reason=verdict.invalid_reason or "payment_invalid",
+                                    settle=paywall.refusal_settle(verdict, facilitator.net.network))
+        return Payment(payload, offer, auth, version)
 
     async def handle(self, request: Request, api: str) -> Response:
         self.admission.in_flight += 1
@@ -106,15 +142,29 @@ class Gateway:
         started_ns, arrived_s, caller = time.time_ns(), time.monotonic(), None
         model: Any = ""
         stream, idempotency_key, claimed = False, "", False
+        payment: Payment | None = None
         try:
-            caller = await self.admission.authenticate(secret_of(request.headers))
+            try:
+                caller = await self.admission.authenticate(secret_of(request.headers))
+            except Refusal as no_key:  # no key: pay per request with x402, if offered
+                if no_key.type != "missing_api_key" or self.paywall is None:
+                    raise
             body = await self._body(request)
             model = body.get("model")
             if not isinstance(model, str) or not model:
                 raise Refusal(400, "invalid_request_error", "model is required (a string)")
             stream = bool(body.get("stream")) and api != "embeddings"
             idempotency_key = idempotency_key_of(request.headers)
-            plans = self._plans(api, family, model, body, caller)
+            plans = self._plans(api, family, model, body,
+                                caller.chain[0].ledger if caller else LEDGER_USDC)
+            if caller is None:
+                paid = await self._pay(request, family, plans[0][3].total)
+                if isinstance(paid, Response):
+                    return paid
+                assert self.paywall is not None
+                payment = paid
+                caller = payer_caller(self.paywall.facilitator, paid.auth.payer)
+                request_id, idempotency_key = payment_request_id(paid.auth), ""
             if idempotency_key:
                 replay = await self._claim(caller, idempotency_key, request_id, family)
                 if replay is not None:
@@ -130,7 +180,7 @@ class Gateway:
                     await self._unclaim(caller, idempotency_key, request_id)
             return refusal_response(family, refusal, request_id)
         answer = await self._attempts(request, api, caller, body, plans, request_id, stream,
-                                      tokens, started_ns, arrived_s, idempotency_key)
+                                      tokens, started_ns, arrived_s, idempotency_key, payment)
         if claimed and answer.status_code >= 400:
             await self._unclaim(caller, idempotency_key, request_id)
         return answer
@@ -138,16 +188,17 @@ class Gateway:
     async def _attempts(self, request: Request, api: str, caller: Caller, body: dict[str, Any],
                         plans: list[tuple[str, Upstream, Usage, Quote]], request_id: str,
                         stream: bool, tokens: int, started_ns: int, arrived_s: float,
-                        idempotency_key: str) -> Response:
+                        idempotency_key: str, payment: Payment | None = None) -> Response:
         """Try the plans in order until one upstream answers."""
         family = _FAMILY[api]
         for attempt, (upstream_model, upstream, estimate, reserved) in enumerate(plans, 1):
             ticket = Ticket(request_id if attempt == 1 else f"{request_id}-{attempt}", caller,
                             api, upstream_model, stream, estimate, reserved, time.time_ns(),
                             arrived_s, idempotency_key,
-                            tokens_charged=tokens if attempt == 1 else 0)
+                            tokens_charged=tokens if attempt == 1 else 0, payment=payment)
             try:
-                await self.admission.reserve(ticket)
+                if payment is None:  # a payment's hold is its reservation
+                    await self.admission.reserve(ticket)
             except Refusal as refusal:
                 self.metrics.refused(refusal.type)
                 await self.admission.record_refusal(caller, ticket.request_id, api,
@@ -159,6 +210,10 @@ class Gateway:
             answer = await self._call(request, ticket, upstream, body)
             if answer is not None:
                 return answer
+        if payment is not None:  # nothing was served: the payer is charged nothing
+            assert self.paywall is not None
+            await self.admission.writer.submit(
+                [self.paywall.facilitator.release_transfer(payment.auth)])
         self.metrics.refused("upstream_unavailable")
         return JSONResponse(error_body(family, "upstream_unavailable",
                                        f"no upstream could serve {plans[0][0]!r} (all failed or "
@@ -201,7 +256,7 @@ class Gateway:
         return body
 
     def _plans(self, api: str, family: str, model: str, body: dict[str, Any],
-               caller: Caller) -> list[tuple[str, Upstream, Usage, Quote]]:
+               ledger: int) -> list[tuple[str, Upstream, Usage, Quote]]:
         """Every (model, upstream, worst-case usage, its quote) to try, in routing order."""
         group = self.groups.get(model)
         members = group.models if group is not None else (model,)
@@ -213,7 +268,6 @@ class Gateway:
             what = f" of quality {quality!r} or better" if quality else ""
             raise Refusal(404, "model_not_found",
                           f"no {family} upstream serves model {model!r}{what}")
-        ledger = caller.chain[0].ledger
         estimates: dict[str, tuple[Usage, Quote]] = {}
         refused: Refusal | None = None
         for name in dict.fromkeys(m for m, _ in candidates):
@@ -282,7 +336,8 @@ class Gateway:
     async def _failed(self, ticket: Ticket, upstream: Upstream, error: str) -> None:
         upstream.failed(time.monotonic())
         self.metrics.upstream_error(upstream.name)
-        await self.admission.settle(ticket, None, "upstream_error", 502, upstream.name, error)
+        await self.admission.settle(ticket, None, "upstream_error", 502, upstream.name, error,
+                                    release=ticket.payment is None)
         self.metrics.reserved(-1)
         return None
 
@@ -312,8 +367,10 @@ class Gateway:
         self.metrics.reserved(-1)
         self.metrics.served(ticket, upstream.name, outcome, usage, settled.cost, seconds)
         overhead_us = int((time.monotonic() - ticket.started_s - upstream_s) * 1e6)
-        headers = {"x-tokenomy-upstream": upstream.name, "x-tokenomy-overhead-us": str(overhead_us),
-                   **cost_fields(ticket, settled, usage, headers=True)}
+        headers = Paywall.receipt(settled.receipt) if settled.receipt is not None else {}
+        headers |= {"x-tokenomy-upstream": upstream.name,
+                    "x-tokenomy-overhead-us": str(overhead_us),
+                    **cost_fields(ticket, settled, usage, headers=True)}
         return Response(raw, status_code=status, media_type=content_type, headers=headers)
 
     def _usage_of_body(self, ticket: Ticket, upstream: Upstream, raw: bytes) -> Usage:

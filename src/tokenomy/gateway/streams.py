@@ -122,6 +122,9 @@ class StreamRelay:
             usage = self._counted()
         settled = await self._finish(usage, "ok", "")
         info = cost_fields(self.ticket, settled, usage, headers=False)
+        if settled.receipt is not None:  # x402: the receipt a header could not carry
+            info["payment_response"] = settled.receipt.model_dump(by_alias=True,
+                                                                 exclude_none=True)
         if self.ticket.api == "chat" and not self.client_wants_usage:
             return b": tokenomy " + json.dumps(info, separators=(",", ":")).encode() + b"\n\n"
         return with_data(event, {**final, "tokenomy": info}) + b"\n\n"
