@@ -186,7 +186,8 @@ def test_bad_requests_get_4xx_json_and_change_nothing(gateway: Gateway,
     key, budget = gateway.key("1")
     auth = {"authorization": f"Bearer {key}"}
     cases = [
-        ({}, b"{}", 401, "missing_api_key"),
+        ({}, b"{}", 400, "invalid_request_error"),  # no key: the paywall, but no model
+        ({}, b'{"model": "sim-small", "messages": []}', 402, "payment_required"),
         ({"authorization": "Bearer tk-nope"}, b"{}", 401, "invalid_api_key"),
         (auth, b"not json", 400, "invalid_request_error"),
         (auth, b"[1, 2]", 400, "invalid_request_error"),

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from tokenomy.cli import keys, ledger, meter, pricing, serve, upstream
+from tokenomy.cli import keys, ledger, meter, pricing, serve, upstream, wallet
 
 app = typer.Typer(help="Tokenomy: meter, price, hold, trade and pay for AI tokens.",
                   no_args_is_help=True, add_completion=False)
@@ -20,6 +20,7 @@ pricing.register(app)
 ledger.register(app)
 keys.register(app)
 upstream.register(app)
+wallet.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -98,8 +98,8 @@ class Paywall:
             headers["payment-response"] = encode_payment_response_header(settle)
         body: dict[str, Any] = {"type": reason, "message": error}
         wrapped = {"type": "error", "error": body} if family == "anthropic" else {"error": body}
-        return JSONResponse({**wrapped, **offer.model_dump(by_alias=True, exclude_none=True)},
-                            status_code=402, headers=headers)
+        offered = offer.model_dump(by_alias=True, exclude_none=True, exclude={"error"})
+        return JSONResponse({**offered, **wrapped}, status_code=402, headers=headers)
 
     def payload_of(self, headers: Any) -> tuple[PaymentPayload, int] | None:
         """The payment a request carries, or None; ValueError if it cannot be read."""

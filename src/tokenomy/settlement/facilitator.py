@@ -67,6 +67,8 @@ INSUFFICIENT_FUNDS = "insufficient_funds"  # the spec's reason code
 INVALID_REQUIREMENTS = "invalid_payment_requirements"
 INVALID_STATE = "invalid_transaction_state"
 _NO_FUNDS = (R.EXCEEDS_CREDITS, R.DEBIT_ACCOUNT_NOT_FOUND)
+HOLD_GRACE_S = 900  # how long past validBefore a hold may still be captured
+EXPIRY_MARGIN_S = 6  # validBefore must leave this long to settle (the SDK's buffer)
 
 
 class LocalChain:
@@ -210,13 +212,18 @@ class LedgerFacilitator:
         if extra.get("version") != net.asset_version:
             return no(ERR_TOKEN_VERSION_MISMATCH,
                       f"the asset's EIP-712 version is {net.asset_version!r}")
-        if auth.valid_before > self.clock() + net.max_timeout_s + CLOCK_SKEW_S:
+        now = self.clock()
+        if auth.valid_before < now + EXPIRY_MARGIN_S:  # the SDK's rule, on our clock
+            return no(ERR_VALID_BEFORE_EXPIRED, "the authorization has expired")
+        if auth.valid_before > now + net.max_timeout_s + CLOCK_SKEW_S:
             return no(ERR_VALID_BEFORE_EXPIRED, f"an authorization may live at most "
                       f"{net.max_timeout_s} s (+{CLOCK_SKEW_S} s skew)")
         return None
 
     def hold_transfer(self, req: PaymentRequirements, auth: Authorization) -> Transfer:
-        timeout = max(1, auth.valid_before - int(self.clock()))
+        # Placed before validBefore, the hold may be captured after it: a long stream ends
+        # well after its authorization's window (the sweeper releases it past the grace).
+        timeout = max(1, auth.valid_before - int(self.clock())) + HOLD_GRACE_S
         return Transfer(self.hold_id(auth), wallet_account_id(self.net, auth.payer),
                         payee_account_id(self.net, req.pay_to), auth.amount, LEDGER_USDC,
                         CODE_PAYMENT, TransferFlags.PENDING, timeout=timeout)

@@ -36,7 +36,9 @@ class Commitment:
 class SpendBook:
     """Reservations and settlements in a rolling window of ``period_s`` seconds.
 
-    Not thread safe by itself: the guard holds a lock around every call.
+    Not thread safe by itself: the guard holds a lock around every call. Bounded: the rate
+    limit lets at most ``payments_per_minute_max * period_s / 60`` commitments into a window
+    (more only when restored from a log written under looser limits).
     """
 
     def __init__(self, budget: int, period_s: int, payments_per_minute_max: int) -> None:
