@@ -165,6 +165,35 @@ def header(head: bytes, name: bytes) -> bytes | None:
     return head[start:end if end >= 0 else len(head)].strip()
 
 
+class RawHeadConnection(_Connection):
+    """A :class:`_Connection` that also keeps each response head as sent, in ``raw`` (until the
+    next response), for header values whose case matters: base64 ones, such as x402's."""
+
+    raw = b""
+
+    def _complete(self) -> int:
+        fresh = not self.head
+        end = super()._complete()
+        if fresh and self.head:
+            self.raw = bytes(self.buf[:len(self.head)])
+        return end
+
+
+async def open_raw(port: int) -> RawHeadConnection:
+    loop = asyncio.get_running_loop()
+    _, protocol = await loop.create_connection(RawHeadConnection, "127.0.0.1", port)
+    return protocol
+
+
+def raw_header(raw: bytes, name: bytes) -> str:
+    """The value of header ``name`` (lower case) in a response head as sent; '' if absent."""
+    at = raw.lower().find(b"\r\n" + name + b":")
+    if at < 0:
+        return ""
+    end = raw.find(b"\r\n", at + 2)
+    return raw[at + len(name) + 3:end if end >= 0 else len(raw)].strip().decode()
+
+
 async def _open(port: int) -> _Connection:
     loop = asyncio.get_running_loop()
     _, protocol = await loop.create_connection(_Connection, "127.0.0.1", port)

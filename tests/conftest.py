@@ -10,6 +10,13 @@ from pathlib import Path
 import pytest
 
 from serving import serve, tokenomy_command
+from tokenomy._recursion import restore_recursion_limit
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Test modules import eth_account, whose py_ecc raises the recursion limit: servers run
+    in threads of this process must parse JSON under the safe one (tokenomy._recursion)."""
+    restore_recursion_limit()
 
 
 @pytest.fixture(scope="session")

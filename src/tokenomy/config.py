@@ -33,6 +33,16 @@ built-in defaults, the TOML file, environment variables, command-line flags.
     weight = 1
     joules_per_token = "0.4"        # optional, for greenest routing
 
+    [x402]                          # pay per request without a key (HTTP 402, USDC)
+    enabled = true
+    facilitator_url = ""            # "" = the local facilitator over this ledger
+    network = "eip155:4020402"      # the local chain (a public one with a remote facilitator)
+    asset = "0x7040000000000000000000000000000000000402"
+    asset_name = "Tokenomy Local USDC"   # the asset's EIP-712 domain
+    asset_version = "1"
+    pay_to = "0x7040000000000000000000000000000000000001"
+    max_timeout_s = 120
+
     [[model_group]]                 # a name clients send as "model"; routed among its models
     name = "chat-auto"
     models = ["gpt-4o-mini", "deepseek-chat", "sim-small"]
@@ -43,6 +53,7 @@ built-in defaults, the TOML file, environment variables, command-line flags.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -82,6 +93,20 @@ class UpstreamSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class X402Settings:
+    """``[x402]``: the paywall for requests without a key."""
+
+    enabled: bool = True
+    facilitator_url: str = ""  # "" = local, over the ledger
+    network: str = "eip155:4020402"
+    asset: str = "0x7040000000000000000000000000000000000402"
+    asset_name: str = "Tokenomy Local USDC"
+    asset_version: str = "1"
+    pay_to: str = "0x7040000000000000000000000000000000000001"
+    max_timeout_s: int = 120
+
+
+@dataclass(frozen=True, slots=True)
 class ModelGroup:
     """A model name that routes among several models (``[[model_group]]``)."""
 
@@ -105,6 +130,7 @@ class Settings:
     reservation_timeout_s: int = DEFAULT_RESERVATION_TIMEOUT_S
     upstreams: tuple[UpstreamSpec, ...] = ()
     model_groups: tuple[ModelGroup, ...] = ()
+    x402: X402Settings = X402Settings()
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the given non-``None`` fields replaced (command-line flags)."""
@@ -155,6 +181,7 @@ def load_settings(
                           "reservation could lapse while its call is still running")
     upstreams = _upstreams(data.get("upstream", []))
     model_groups = _model_groups(data.get("model_group", []))
+    x402 = _x402(_table(data, "x402"))
     raw_port = env.get("TOKENOMY_PORT", server.get("port", DEFAULT_PORT))
     if isinstance(raw_port, str) and raw_port.strip().isdigit():
         port = int(raw_port)
@@ -179,6 +206,7 @@ def load_settings(
         reservation_timeout_s=reservation_timeout_s,
         upstreams=upstreams,
         model_groups=model_groups,
+        x402=x402,
     )
 
 
@@ -187,6 +215,36 @@ def _positive(table: Mapping[str, Any], name: str, default: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 86_400:
         raise ConfigError(f"[gateway] {name} must be an integer 1..86400 (seconds), got {value!r}")
     return value
+
+
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+
+
+def _x402(table: Mapping[str, Any]) -> X402Settings:
+    defaults = X402Settings()
+    unknown = set(table) - set(X402Settings.__slots__)
+    if unknown:
+        raise ConfigError(f"[x402]: unknown field(s) {', '.join(sorted(unknown))}")
+    values = {name: table.get(name, getattr(defaults, name))
+              for name in X402Settings.__slots__}
+    if not isinstance(values["enabled"], bool):
+        raise ConfigError("[x402] enabled must be true or false")
+    for name in ("facilitator_url", "network", "asset", "asset_name", "asset_version",
+                 "pay_to"):
+        if not isinstance(values[name], str):
+            raise ConfigError(f"[x402] {name} must be a string")
+    url = values["facilitator_url"]
+    if url and not url.startswith(("http://", "https://")):
+        raise ConfigError("[x402] facilitator_url must be an http(s) URL (or empty: local)")
+    if not re.fullmatch(r"eip155:[0-9]+", values["network"]):
+        raise ConfigError("[x402] network must be an EVM CAIP-2 id such as eip155:8453")
+    for name in ("asset", "pay_to"):
+        if not _ADDRESS.fullmatch(values[name]):
+            raise ConfigError(f"[x402] {name} must be an address (0x and 40 hex digits)")
+    timeout = values["max_timeout_s"]
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or not 10 <= timeout <= 3600:
+        raise ConfigError("[x402] max_timeout_s must be an integer 10..3600 (seconds)")
+    return X402Settings(**values)
 
 
 QUALITY_TIERS = ("frontier", "standard", "economy")  # best first

@@ -250,3 +250,71 @@ def test_wallet_commands_make_fund_and_show_a_wallet(gateway: Gateway, tmp_path:
     assert asyncio.run(paid_post(gateway, client, BODY)).status_code == 200
     after = json.loads(cli("wallet", "balance", address, "--json").stdout)
     assert Decimal(after["available"]) < Decimal("1.25")
+
+
+def test_the_wallet_guard_pays_the_gateway_and_refuses_an_attacker(gateway: Gateway,
+                                                                    tmp_path: Any) -> None:
+    """An agent told to pay more, or to pay someone else, fails at the guard: nothing is
+    signed, nothing moves."""
+    from tokenomy.settlement.network import LOCAL_PAY_TO
+    from tokenomy.settlement.wallet import PaymentRefused, WalletGuard, WalletPolicy
+
+    account = Account.create()
+    facilitator = LedgerFacilitator(gateway.store)
+    facilitator.fund(account.address, 1_000_000, f"guard-{secrets.token_hex(4)}")
+    policy = WalletPolicy(allowed_payees={LOCAL_PAY_TO}, max_per_payment=100,
+                          budget_per_period=1_000)
+    guard = WalletGuard(account, policy, tmp_path / "audit.jsonl")
+
+    async def pay(body: dict[str, Any]) -> httpx.Response:
+        async with guard.client(base_url=gateway.base, timeout=30) as http:
+            return await http.post("/v1/chat/completions", json=body)
+
+    ok = asyncio.run(pay(BODY))
+    assert ok.status_code == 200
+    spent = int(decode_payment_response_header(ok.headers["payment-response"]).amount or 0)
+    assert guard.spent_in_period() == spent and guard.reserved() == 0
+    with pytest.raises(PaymentRefused, match="cap"):  # a bill bigger than the cap
+        asyncio.run(pay({**BODY, "max_tokens": 4_000}))
+    stranger = WalletGuard(account, WalletPolicy(allowed_payees={"0x" + "99" * 20},
+                                                 max_per_payment=100, budget_per_period=1_000),
+                           tmp_path / "other.jsonl")
+
+    async def pay_stranger() -> httpx.Response:
+        async with stranger.client(base_url=gateway.base, timeout=30) as http:
+            return await http.post("/v1/chat/completions", json=BODY)
+
+    with pytest.raises(PaymentRefused, match="payee"):  # the gateway is not on its list
+        asyncio.run(pay_stranger())
+    assert facilitator.balance(account.address) == (1_000_000 - spent, 0)
+    events = [json.loads(line)["event"] for line in (tmp_path / "audit.jsonl").read_text()
+              .splitlines()]
+    assert events == ["signed", "settled", "refused"]
+
+
+@pytest.fixture(scope="module")
+def remote_gateway(tmp_path_factory: pytest.TempPathFactory, gateway: Gateway,
+                   simulator: str, slow_simulator: str) -> Any:
+    """A second gateway whose [x402] facilitator is the first one's /api/x402."""
+    from gateway_harness import running_gateway
+
+    workdir = tmp_path_factory.mktemp("remote-x402")
+    with running_gateway(workdir, f"sqlite:///{workdir / 'remote.db'}", simulator,
+                         slow_simulator,
+                         extra=f'\n[x402]\nfacilitator_url = "{gateway.base}/api/x402"\n'
+                         ) as remote:
+        yield remote
+
+
+def test_a_remote_facilitator_verifies_and_settles(gateway: Gateway,
+                                                   remote_gateway: Gateway) -> None:
+    account, client, facilitator = funded(gateway, 1_000_000)  # the wallet is remote
+    r = asyncio.run(paid_post(remote_gateway, client, BODY))
+    assert r.status_code == 200, r.text
+    receipt = decode_payment_response_header(r.headers["payment-response"])
+    assert receipt.success and int(receipt.amount or 0) > 0
+    assert facilitator.balance(account.address) == (1_000_000 - int(receipt.amount or 0), 0)
+    header = asyncio.run(signed_header(remote_gateway, client, BODY))
+    answers = [httpx.post(f"{remote_gateway.base}/v1/chat/completions", json=BODY, timeout=30,
+                          headers={"payment-signature": header}).status_code for _ in range(2)]
+    assert answers == [200, 402]  # the remote path claims each nonce once too

@@ -354,3 +354,15 @@ def test_a_stream_without_usage_is_counted_with_the_real_tokenizer(gateway: Gate
     assert record.outcome == "ok" and record.estimated
     assert usage["tokens"]["output"] == get_tokenizer("o200k_base").count(text) == 12
     assert gateway.budget(budget).spent == record.cost_minor > 0
+
+
+def test_a_deeply_nested_body_is_a_400_not_a_crash(gateway: Gateway, http: httpx.Client) -> None:
+    """The x402 SDK's imports raise Python's recursion limit (py_ecc); a body nested 100,000
+    deep once overflowed the C stack and killed the server."""
+    key, _ = gateway.key("1")
+    deep = b'{"model": "sim-small", "messages": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    for headers in ({"authorization": f"Bearer {key}"}, {}):
+        r = http.post("/v1/chat/completions", content=deep,
+                      headers={**headers, "content-type": "application/json"})
+        assert r.status_code == 400, r.text
+    assert http.get("/healthz").status_code == 200

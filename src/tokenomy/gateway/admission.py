@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+import httpx
+
 from tokenomy._invariant import invariant
 from tokenomy.gateway.writer import LedgerWriter
 from tokenomy.ledger.budgets import Budget, BudgetError, asset_of, format_major
@@ -281,10 +283,17 @@ class Admission:
                 cost = ticket.reserved.total
             captured = min(cost, ticket.reserved.total)
         payment = ticket.payment
-        if payment is not None:
+        receipt: SettleResponse | None = None
+        if payment is not None and captured and payment.auth.scheme == "exact":
+            captured = payment.auth.amount  # exact pays what it authorized
+        if payment is not None and payment.remote is not None:  # settles there
+            transfers = []
+            if captured or release:
+                receipt = await self._settle_remote(payment, captured)
+                if not receipt.success:
+                    error = error or f"remote settle: {receipt.error_reason}"
+        elif payment is not None:
             assert self.facilitator is not None
-            if captured and payment.auth.scheme == "exact":
-                captured = payment.auth.amount  # exact pays what it authorized
             transfers = ([self.facilitator.capture_transfer(payment.auth, captured)]
                          if captured or release else [])
         else:
@@ -306,11 +315,26 @@ class Admission:
         results = await self.writer.submit(transfers, (record,), done,
                                            alone=self.in_flight <= 1)
         self.refund_tokens(ticket, usage.total if usage is not None else 0)
-        receipt = None
         if payment is not None and transfers:
             assert self.facilitator is not None
             receipt = self.facilitator.settlement_of(results[0], transfers[0], payment.auth)
         return Settled(cost, captured, stu, q, receipt)
+
+    async def _settle_remote(self, payment: Payment, amount: int) -> SettleResponse:
+        """Settle at the remote facilitator (0: nothing to settle; the authorization lapses)."""
+        from x402.schemas import SettleResponse
+
+        assert payment.remote is not None
+        if amount == 0:
+            return SettleResponse(success=True, payer=payment.auth.payer, transaction="",
+                                  network=payment.requirements.network, amount="0")
+        bill = payment.requirements.model_copy(update={"amount": str(amount)})
+        try:
+            return await payment.remote.settle(payment.payload, bill)
+        except (ValueError, httpx.HTTPError) as exc:
+            return SettleResponse(success=False, error_reason="unexpected_settle_error",
+                                  error_message=str(exc), payer=payment.auth.payer,
+                                  transaction="", network=payment.requirements.network)
 
     async def record_refusal(self, caller: Caller | None, request_id: str, api: str,
                              model: str, stream: bool, refusal: Refusal, started_ns: int,

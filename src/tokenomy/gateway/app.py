@@ -15,8 +15,10 @@ import aiohttp
 import httpx
 from fastapi import FastAPI, Response
 from httpx_aiohttp import AiohttpTransport
+from x402.http import FacilitatorConfig, HTTPFacilitatorClient
 
 from tokenomy import __version__
+from tokenomy._recursion import restore_recursion_limit
 from tokenomy.config import Settings
 from tokenomy.gateway.admission import Admission
 from tokenomy.gateway.errors import install_error_handlers
@@ -35,12 +37,13 @@ from tokenomy.pricing import UnpricedPolicy, load_book
 from tokenomy.pricing.records import Pricing
 from tokenomy.pricing.stu import build_table
 from tokenomy.settlement.facilitator import LedgerFacilitator
-from tokenomy.settlement.network import LOCAL
+from tokenomy.settlement.network import LOCAL_FACILITATOR, PaymentNetwork
 from tokenomy.store import StoreError, open_gateway_store, parse_url
 
 
 def create_app(settings: Settings) -> FastAPI:
     """The app for ``settings``; the store opens (and migrates) when the server starts."""
+    restore_recursion_limit()  # see tokenomy._recursion: deep JSON must not crash a thread
 
     pricing = pricing_context(settings)
     pool = UpstreamPool(settings.upstreams)
@@ -61,12 +64,18 @@ def create_app(settings: Settings) -> FastAPI:
                 connector=aiohttp.TCPConnector(limit=UPSTREAM_CONNECTIONS_MAX,
                                                keepalive_timeout=UPSTREAM_KEEPALIVE_S),
                 cookie_jar=aiohttp.DummyCookieJar())))
-        facilitator = LedgerFacilitator(ledger, LOCAL)
+        x = settings.x402
+        net = PaymentNetwork(x.network, x.asset, x.asset_name, x.asset_version, x.pay_to,
+                             LOCAL_FACILITATOR, x.max_timeout_s)
+        facilitator = LedgerFacilitator(ledger, net)
         app.state.facilitator = facilitator
+        remote = (HTTPFacilitatorClient(FacilitatorConfig(url=x.facilitator_url.rstrip("/")))
+                  if x.facilitator_url else None)
         admission = Admission(ledger, writer, pricing, settings.reservation_timeout_s,
                               facilitator=facilitator)
+        paywall = Paywall(facilitator, remote) if x.enabled else None
         app.state.gateway = Gateway(admission, pool, client, metrics, settings.routing,
-                                    settings.model_groups, Paywall(facilitator))
+                                    settings.model_groups, paywall)
         sweeper = asyncio.create_task(_sweep(ledger))
         try:
             yield
@@ -75,6 +84,8 @@ def create_app(settings: Settings) -> FastAPI:
             with suppress(asyncio.CancelledError):
                 await sweeper
             await client.aclose()
+            if remote is not None:
+                await remote.aclose()
             writer.stop()
             ledger.close()
 

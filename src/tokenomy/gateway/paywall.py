@@ -21,6 +21,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 from x402.http import (
+    HTTPFacilitatorClient,
     decode_payment_signature_header,
     encode_payment_required_header,
     encode_payment_response_header,
@@ -55,6 +56,7 @@ class Payment:
     requirements: PaymentRequirements
     auth: Authorization
     version: int  # 2, or 1 for an X-PAYMENT client
+    remote: HTTPFacilitatorClient | None = None  # settle there, not in this ledger
 
 
 class PaymentRefused(Exception):
@@ -74,9 +76,11 @@ def payer_caller(facilitator: LedgerFacilitator, payer: str) -> Caller:
 class Paywall:
     """Offers, header parsing and receipts for one payment network."""
 
-    def __init__(self, facilitator: LedgerFacilitator) -> None:
+    def __init__(self, facilitator: LedgerFacilitator,
+                 remote: HTTPFacilitatorClient | None = None) -> None:
         self.facilitator = facilitator
         self.net = facilitator.net
+        self.remote = remote  # a remote facilitator replaces the ledger's checks and holds
 
     def offers(self, amount: int) -> list[PaymentRequirements]:
         """``upto`` then ``exact`` for ``amount`` atomic units (the worst case)."""

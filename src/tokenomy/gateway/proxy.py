@@ -29,6 +29,8 @@ import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
+from x402.mechanisms.evm.constants import ERR_NONCE_ALREADY_USED
+from x402.schemas import PaymentPayload, PaymentRequirements
 
 from tokenomy.config import QUALITY_TIERS, ModelGroup
 from tokenomy.gateway.admission import Admission, Caller, Refusal, Ticket, rules_for
@@ -43,6 +45,7 @@ from tokenomy.meter.estimate import estimate_request
 from tokenomy.meter.usage import Usage
 from tokenomy.pricing.errors import PricingError
 from tokenomy.pricing.quote import Quote
+from tokenomy.settlement.facilitator import authorization_of
 
 BODY_BYTES_MAX = 32 * 1024 * 1024
 IDEMPOTENCY_KEY_LENGTH_MAX = 200
@@ -114,6 +117,8 @@ class Gateway:
             return paywall.required(url, amount, family, "the payment does not answer this "
                                     "request's offer (scheme, network, asset, payee or amount)",
                                     reason="payment_mismatch")
+        if paywall.remote is not None:
+            return await self._pay_remote(paywall, payload, offer, version, url, amount, family)
         facilitator = paywall.facilitator
         verdict, auth = await asyncio.to_thread(facilitator.check, payload, offer)
         if auth is not None:  # the hold spends the nonce: a duplicate finds it taken
@@ -251,9 +256,40 @@ class Gateway:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             raise Refusal(400, "invalid_request_error", "the body is not valid JSON") from None
+        except RecursionError:
+            raise Refusal(400, "invalid_request_error", "the body is nested too deeply") from None
         if not isinstance(body, dict):
             raise Refusal(400, "invalid_request_error", "the body must be a JSON object")
         return body
+
+    async def _pay_remote(self, paywall: Paywall, payload: PaymentPayload,
+                          offer: PaymentRequirements, version: int, url: str, amount: int,
+                          family: str) -> Payment | Response:
+        """Verify at the remote facilitator; its nonce is claimed here first, so duplicates
+        of one payment are served once (verify alone is read-only at a facilitator)."""
+        assert paywall.remote is not None
+        try:
+            auth = authorization_of(payload)
+        except ValueError as exc:
+            return paywall.required(url, amount, family, str(exc), reason="invalid_payload")
+        seen = f"{offer.network}:{auth.payer.lower()}:{auth.nonce.lower()}"
+        claimed, _ = await asyncio.to_thread(
+            self.admission.store.claim_idempotency, "x402", seen, payment_request_id(auth),
+            time.time_ns())
+        if not claimed:
+            return paywall.required(url, amount, family, "this authorization was used",
+                                    reason=ERR_NONCE_ALREADY_USED)
+        try:
+            verdict = await paywall.remote.verify(payload, offer)
+        except (ValueError, httpx.HTTPError) as exc:
+            raise Refusal(502, "facilitator_unavailable",
+                          f"the payment facilitator did not answer: {exc}") from None
+        if not verdict.is_valid:
+            return paywall.required(url, amount, family,
+                                    verdict.invalid_message or "the payment is not valid",
+                                    reason=verdict.invalid_reason or "payment_invalid",
+                                    settle=paywall.refusal_settle(verdict, offer.network))
+        return Payment(payload, offer, auth, version, paywall.remote)
 
     def _plans(self, api: str, family: str, model: str, body: dict[str, Any],
                ledger: int) -> list[tuple[str, Upstream, Usage, Quote]]:

@@ -63,6 +63,7 @@ from starlette.routing import Route
 from starlette.types import Send
 
 from tokenomy._invariant import invariant
+from tokenomy._recursion import restore_recursion_limit
 from tokenomy.meter.tokenizers import ExactTokenizer, get_encoder
 
 __all__ = ["SimulatorConfig", "count_prompt", "create_simulator"]
@@ -617,6 +618,7 @@ def create_simulator(config: SimulatorConfig, *, clock: Callable[[], float] = ti
                      new_id: Callable[[], str] = lambda: uuid.uuid4().hex) -> Starlette:
     """The simulator app (see the module docstring). ``clock`` gives ``created`` (seconds),
     ``new_id`` the unique part of ids. Loads the o200k tokenizer (up to ~2 s the first time)."""
+    restore_recursion_limit()  # deep JSON must not overflow a thread's stack
     sim = _Simulator(config, clock, new_id)
     return Starlette(routes=[
         Route("/v1/models", sim.models, methods=["GET"]),
