@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import gc
 import importlib
 import json
@@ -200,7 +201,8 @@ async def _drive(job: Job) -> Result:
                 status, body, trip, sign = await _once(job, conns[slot], signed)
             except ConnectionError as exc:
                 fail(measured, str(exc).encode())
-                conns[slot] = await open_raw(job.port)
+                with contextlib.suppress(OSError):  # refused: the next request fails at once
+                    conns[slot] = await open_raw(job.port)
                 continue
             end, raw = perf(), conns[slot].raw
             if status != 200 or (job.mode != "keyed" and not book(result, raw)):
@@ -307,6 +309,10 @@ def run_rows(gw: Server, payer: Payer, args: argparse.Namespace, rows: list[list
                     lines.append(f"  WARNING: pre-signed payloads expire after {OFFER_SECONDS} s")
             if r.first_error:
                 lines.append(f"c={concurrency}, {mode}: first error: {r.first_error}")
+            if gw.process.poll() is not None:
+                lines.append(f"the gateway EXITED with {gw.process.returncode}; log tail:\n"
+                             + gw.tail())
+                return results
     return results
 
 
