@@ -34,6 +34,14 @@ BODY = {"model": "sim-small", "max_tokens": 40,
         "messages": [{"role": "user", "content": "how much is a token?"}]}
 
 
+@pytest.fixture(autouse=True)
+def ledger_invariants_hold(gateway: Gateway) -> Any:
+    """After every test here: balances equal the journal, debits equal credits, no limit
+    broken (``tokenomy ledger verify``)."""
+    yield
+    assert gateway.store.verify() == []
+
+
 def agent(schemes: tuple[str, ...] = ("upto", "exact")) -> tuple[LocalAccount, x402Client]:
     account = Account.create()
     signer = EthAccountSigner(account)
