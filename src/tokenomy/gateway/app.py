@@ -28,7 +28,8 @@ from tokenomy.gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from tokenomy.gateway.metrics import Metrics
 from tokenomy.gateway.paywall import Paywall
 from tokenomy.gateway.pricing_routes import pricing_router
-from tokenomy.gateway.proxy import Gateway, ProxyFastPath, proxy_router
+from tokenomy.gateway.proxy import Gateway
+from tokenomy.gateway.proxy_routes import ProxyFastPath, proxy_router
 from tokenomy.gateway.upstreams import UpstreamPool
 from tokenomy.gateway.writer import LedgerWriter
 from tokenomy.gateway.x402_routes import x402_router
