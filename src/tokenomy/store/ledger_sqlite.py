@@ -20,7 +20,7 @@ from tokenomy.store.ledger_sql import TRANSFER_COLUMNS, Row, SQLLedger, transfer
 
 SYNCHRONOUS = ("full", "normal")
 BUSY_TIMEOUT_MS = 60_000  # how long a writer waits for the file's write lock
-_U128_TEXT = "{:039d}".format  # u128 as fixed-width text: text order is numeric order
+_U128_TEXT = "%039d".__mod__  # u128 as fixed-width text: text order is numeric order
 _IN_CHUNK = 500  # ids per ``IN (…)`` (SQLite's parameter limit is 32,766)
 _MARKS = ["", *(", ".join("?" * n) for n in range(1, _IN_CHUNK + 1))]
 _NULLS = ", ".join(["NULL"] * 12)  # the transfer columns a retired id does not have
