@@ -19,6 +19,7 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from gateway_harness import Gateway
+from x402 import x402Client
 from x402.http import decode_payment_required_header, decode_payment_response_header
 from x402.http.clients.httpx import x402HttpxClient
 from x402.mechanisms.evm.exact import ExactEvmClientScheme
@@ -28,7 +29,6 @@ from x402.schemas import PaymentRequired
 
 from tokenomy.settlement.facilitator import LedgerFacilitator
 from tokenomy.settlement.network import LOCAL
-from x402 import x402Client
 
 BODY = {"model": "sim-small", "max_tokens": 40,
         "messages": [{"role": "user", "content": "how much is a token?"}]}

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from pg_fixture import cluster, stop_cluster
 
+from pg_fixture import cluster, stop_cluster
 from tokenomy.ledger import MemoryLedger
 from tokenomy.ledger.protocol import LedgerStore
 from tokenomy.store import open_ledger

@@ -16,8 +16,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from pg_fixture import cluster
 
+from pg_fixture import cluster
 from tokenomy.ledger import Account, AccountFlags, Transfer, TransferFlags
 from tokenomy.store import open_ledger
 

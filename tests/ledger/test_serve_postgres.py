@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-from pg_fixture import cluster
 
+from pg_fixture import cluster
 from serving import serve
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from pg_fixture import cluster
 
 from conftest import Clock
+from pg_fixture import cluster
 from tokenomy.ledger import (
     AMOUNT_MAX,
     BATCH_MAX,
