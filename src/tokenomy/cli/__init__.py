@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from tokenomy.cli import agent, keys, ledger, meter, pricing, serve, upstream, wallet
+from tokenomy.cli import agent, keys, ledger, market, meter, pricing, serve, upstream, wallet
 
 app = typer.Typer(help="Tokenomy: meter, price, hold, trade and pay for AI tokens.",
                   no_args_is_help=True, add_completion=False)
@@ -22,6 +22,7 @@ keys.register(app)
 upstream.register(app)
 wallet.register(app)
 agent.register(app)
+market.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
