@@ -53,6 +53,8 @@ bench: $(STAMP_TEST) postgresql
 	$(BIN)/python bench/pricing.py
 	$(BIN)/python bench/ledger.py
 	$(BIN)/python bench/gateway.py
+	$(BIN)/python bench/x402.py
+	$(BIN)/python bench/exchange.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
