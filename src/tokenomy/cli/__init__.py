@@ -10,7 +10,18 @@ import sys
 
 import typer
 
-from tokenomy.cli import agent, keys, ledger, market, meter, pricing, serve, upstream, wallet
+from tokenomy.cli import (
+    agent,
+    index,
+    keys,
+    ledger,
+    market,
+    meter,
+    pricing,
+    serve,
+    upstream,
+    wallet,
+)
 
 app = typer.Typer(help="Tokenomy: meter, price, hold, trade and pay for AI tokens.",
                   no_args_is_help=True, add_completion=False)
@@ -23,6 +34,7 @@ upstream.register(app)
 wallet.register(app)
 agent.register(app)
 market.register(app)
+index.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

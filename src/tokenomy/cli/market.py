@@ -1,4 +1,5 @@
-"""Market commands: ``market option-price`` (Black-76 price and greeks, or implied volatility).
+"""Market commands: ``market option-price`` (Black-76 price and greeks, or implied volatility)
+and ``market instruments`` (the instruments listed from the bundled contract specs on a day).
 
 Every number is read from the command-line text with ``Decimal`` (never through a float) and
 printed rounded half-even to :data:`DECIMALS` places; with ``--json`` as decimal strings.
@@ -6,6 +7,7 @@ printed rounded half-even to :data:`DECIMALS` places; with ``--json`` as decimal
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Context, Decimal, DivisionByZero, InvalidOperation
 from typing import Annotated, Any
 
@@ -21,6 +23,12 @@ from tokenomy.exchange.black76 import (
     OptionKind,
     greeks,
     implied_volatility,
+)
+from tokenomy.exchange.contracts import (
+    ContractError,
+    InstrumentKind,
+    bundled_specs,
+    instruments,
 )
 from tokenomy.money import MoneyError, Rounding, parse_decimal, quantize
 
@@ -38,9 +46,10 @@ _UNITS = {
 
 
 def register(app: typer.Typer) -> None:
-    market_app = typer.Typer(help="The exchange's market tools: option pricing.",
+    market_app = typer.Typer(help="The exchange's market tools: instruments, option pricing.",
                              no_args_is_help=True)
     market_app.command("option-price")(option_price)
+    market_app.command("instruments")(list_instruments)
     app.add_typer(market_app, name="market")
 
 
@@ -96,6 +105,54 @@ def _print_greeks(result: Greeks, as_json: bool) -> None:
     table = Table("", "value", "unit", "also")
     for name in GREEKS:
         table.add_row(name, values[name], _UNITS[name], also.get(name, ""))
+    Console().print(table)
+
+
+_COLUMNS = ("symbol", "kind", "grade", "month", "last_trading_day", "strike", "unit_tokens",
+            "currency", "tick", "tick_value", "settlement")
+
+
+def list_instruments(
+    symbol: Annotated[str | None, typer.Option(
+        "--symbol", help="Only this contract, e.g. TKF.")] = None,
+    kind: Annotated[InstrumentKind | None, typer.Option(
+        "--kind", help="Only spot, future or option.")] = None,
+    on: Annotated[str | None, typer.Option(
+        "--on", metavar="YYYY-MM-DD", help="The trading day (default: today).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The instruments listed on a day: spot, monthly futures and options on them."""
+    day = date.today() if on is None else _day(on)
+    try:
+        specs = bundled_specs()
+        listed = instruments(specs, day)
+    except ContractError as exc:
+        fail(str(exc))
+    if symbol is not None:
+        known = [s.symbol for s in specs]
+        if symbol.upper() not in known:
+            fail(f"--symbol: unknown contract {symbol!r}; known: {', '.join(known)}")
+        listed = tuple(i for i in listed if i.spec.symbol == symbol.upper())
+    rows = [i.to_json() for i in listed if kind is None or i.kind is kind]
+    if as_json:
+        print_json({"on": day.isoformat(), "instruments": rows})
+        return
+    _print_instruments(day, rows)
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        fail(f"--on: not a date YYYY-MM-DD: {text!r}")
+
+
+def _print_instruments(day: date, rows: list[dict[str, str | None]]) -> None:
+    table = Table(title=f"Instruments listed on {day.isoformat()} (prices per 1M tokens)")
+    for column in _COLUMNS:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(row[c] or "" for c in _COLUMNS))
     Console().print(table)
 
 

@@ -7,6 +7,10 @@ caller's ``now``. Out: sequence-numbered events (:class:`Accepted`, :class:`Reje
 :class:`Replaced`, :class:`Expired`), and market data on request: L1 :class:`TopOfBook`,
 L2 :class:`Depth`, L3 :class:`RestingOrder` and the trade list. Prices are integer ticks and
 quantities positive integers; the same command stream always gives the same events.
+
+Beside the book: :mod:`~tokenomy.exchange.contracts` (grades, CME-style contract specs and the
+instruments they list), :mod:`~tokenomy.exchange.index` (the token price index per grade) and
+:mod:`~tokenomy.exchange.black76` (option prices, greeks, implied volatility).
 """
 
 from tokenomy.exchange.book import DEFAULT_LIMITS, Book, BookLimits
