@@ -30,8 +30,14 @@ The reference is ``tests/exchange/reference_book.py`` — the differential-test 
 of resting orders, sorted per use, linear scans. It runs only the first ``REFERENCE_COMMANDS``
 commands of the same stream (it needs ~0.1 ms per command), and its events must equal ours on
 that prefix ("events equal" below). Targets come from the issue (≥ 300k commands/s, p99 ≤
-50 µs). A row is a :class:`Row`: a label and a factory of ``apply(command)`` callables, so a
-journaled row (append the command to a journal, then apply it) is one more entry in ``ROWS``.
+50 µs). A row is a :class:`Row`: a label and a factory of ``apply(command)`` callables.
+
+The journaled row is a :class:`~tokenomy.store.exchange_journal.JournaledBook` on a fresh
+SQLite file (WAL, ``synchronous=FULL``, in a temporary folder) fed through ``apply_many`` in
+batches of ``JOURNAL_BATCH``: each batch is one durable transaction (group commit), then
+applied. Its latency columns are each command's batch time (journal + apply); its check
+reopens the journal and compares the replayed book with a plain one (target: the issue's
+≥ 30k journaled commands/s).
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ import gc
 import os
 import random
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -69,6 +76,8 @@ from tokenomy.exchange import (
     Side,
     TimeInForce,
 )
+from tokenomy.store.exchange_journal import JournaledBook
+from tokenomy.store.ledger_sqlite import SQLiteLedger
 
 SEED = 20261128
 MID = 100_000  # ticks
@@ -85,9 +94,12 @@ IOC_QUANTITY_HIGH = 50  # IOC quantities are 1..IOC_QUANTITY_HIGH
 REPEATS = 3
 TARGET_PER_S = 300_000
 TARGET_P99_US = 50
+JOURNAL_BATCH = 1_000  # commands per group commit (one durable SQLite transaction)
+TARGET_JOURNALED_PER_S = 30_000
 LIMITS = BookLimits()
 
 Apply = Callable[[Command], tuple[Event, ...]]
+ApplyMany = Callable[[Sequence[Command]], list[tuple[Event, ...]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +109,29 @@ class Row:
     count: int  # timed commands (a prefix of the stream)
     target: bool = False  # held to the issue's targets
     gc_off: bool = False  # CPython's cyclic garbage collector disabled while timed
+    make_many: Callable[[], ApplyMany] | None = None  # batched instead: apply_many, by batch
+    batch: int = 1  # commands per apply_many call
+
+
+class Journals:
+    """Fresh SQLite files (synchronous=FULL, as the store opens them) for journaled books."""
+
+    def __init__(self) -> None:
+        self.folder = tempfile.TemporaryDirectory(prefix="tokenomy-journal-")
+        self.stores: list[SQLiteLedger] = []
+
+    def book(self) -> JournaledBook:
+        path = Path(self.folder.name) / f"journal-{len(self.stores)}.db"
+        self.stores.append(SQLiteLedger.open(str(path), time.time_ns))
+        return JournaledBook.open(self.stores[-1], "BENCH", LIMITS)
+
+    def close(self) -> None:
+        for store in self.stores:
+            store.close()
+        self.folder.cleanup()
+
+
+JOURNALS = Journals()
 
 
 @contextmanager
@@ -117,6 +152,9 @@ ROWS = (
         gc_off=True),
     Row("naive sorted-list reference book", lambda: ReferenceBook(LIMITS).apply,
         REFERENCE_COMMANDS),
+    Row(f"journaled to SQLite (group commit of {JOURNAL_BATCH:,} commands)",
+        lambda: JOURNALS.book().apply, COMMANDS, make_many=lambda: JOURNALS.book().apply_many,
+        batch=JOURNAL_BATCH),
 )
 
 
@@ -222,10 +260,34 @@ def fresh(row: Row, stream: Stream) -> Apply:
     return apply
 
 
+def fresh_many(row: Row, stream: Stream) -> ApplyMany:
+    """A batched row's ``apply_many`` after the set-up (applied in batches too)."""
+    assert row.make_many is not None
+    apply_many = row.make_many()
+    for at in range(0, len(stream.setup), row.batch):
+        apply_many(stream.setup[at:at + row.batch])
+    return apply_many
+
+
+def chunks(row: Row, stream: Stream) -> list[list[Command]]:
+    commands = stream.commands[:row.count]
+    return [commands[at:at + row.batch] for at in range(0, len(commands), row.batch)]
+
+
 def throughput(row: Row, stream: Stream) -> float:
     """Commands/s over the row's timed commands, best of REPEATS fresh books."""
     commands = stream.commands[:row.count]
     best = float("inf")
+    if row.make_many is not None:
+        batches = chunks(row, stream)
+        for _ in range(REPEATS):
+            apply_many = fresh_many(row, stream)
+            with collector(row):
+                start = time.perf_counter()
+                for batch in batches:
+                    apply_many(batch)
+                best = min(best, time.perf_counter() - start)
+        return len(commands) / best
     for _ in range(REPEATS if row.count > REFERENCE_COMMANDS else 1):
         apply = fresh(row, stream)
         with collector(row):
@@ -237,10 +299,18 @@ def throughput(row: Row, stream: Stream) -> float:
 
 
 def latencies(row: Row, stream: Stream) -> list[int]:
-    """Each command's apply time in ns."""
-    apply = fresh(row, stream)
+    """Each command's apply time in ns (a batched row: its batch's, journal and apply)."""
     clock = time.perf_counter_ns
     times: list[int] = []
+    if row.make_many is not None:
+        apply_many = fresh_many(row, stream)
+        with collector(row):
+            for batch in chunks(row, stream):
+                start = clock()
+                apply_many(batch)
+                times.extend([clock() - start] * len(batch))
+        return times
+    apply = fresh(row, stream)
     with collector(row):
         for command in stream.commands[:row.count]:
             start = clock()
@@ -251,6 +321,9 @@ def latencies(row: Row, stream: Stream) -> list[int]:
 
 def events_of(row: Row, stream: Stream, count: int) -> list[tuple[Event, ...]]:
     """The events of the first ``count`` timed commands (untimed)."""
+    if row.make_many is not None:
+        apply_many = fresh_many(row, stream)
+        return [events for batch in chunks(row, stream) for events in apply_many(batch)][:count]
     apply = fresh(row, stream)
     return [apply(command) for command in stream.commands[:count]]
 
@@ -293,6 +366,8 @@ def main() -> int:
             check = "book.check() clean" if not final_check(stream) else "CHECK FAILED"
         elif row.gc_off:
             check = "the row above without GC pauses"
+        elif row.make_many is not None:
+            check = journal_check(row, stream)
         else:
             same = events_of(row, stream, row.count) == events_of(ROWS[0], stream, row.count)
             check = f"events equal ours on {row.count:,}: {'yes' if same else 'NO'}"
@@ -302,7 +377,8 @@ def main() -> int:
             f"{percentile_us(ordered, 0.50):.1f}", f"{percentile_us(ordered, 0.99):.1f}",
             f"{percentile_us(ordered, 0.999):.1f}", f"{ordered[-1] / 1_000:.0f}",
             f"≥ {TARGET_PER_S:,}/s, p99 ≤ {TARGET_P99_US} µs" if row.target
-            else "(comparison)" if row.gc_off else "reference",
+            else "(comparison)" if row.gc_off
+            else f"≥ {TARGET_JOURNALED_PER_S:,}/s journaled" if row.make_many else "reference",
             check])
     print_table(["book", "commands", "commands/s", "p50 µs", "p99 µs", "p99.9 µs", "max µs",
                  "target", "check"], table)
@@ -319,7 +395,22 @@ def main() -> int:
     print_table(["command", "nominal share", "realized share", "count", "p50 µs", "p99 µs"],
                 kinds_table)
     print(f"\n(whole run {time.perf_counter() - started:.0f} s)")
+    JOURNALS.close()
     return 0
+
+
+def journal_check(row: Row, stream: Stream) -> str:
+    """Events equal the plain book's, and the journal replays into the same book."""
+    same = events_of(row, stream, row.count) == events_of(ROWS[0], stream, row.count)
+    store = JOURNALS.stores[-1]  # events_of's book: journaled set-up + the row's commands
+    replayed = JournaledBook.open(store, "BENCH", LIMITS).book
+    plain = Book(LIMITS)
+    for command in (*stream.setup, *stream.commands[:row.count]):
+        plain.apply(command)
+    equal = (replayed.resting() == plain.resting() and replayed.seq == plain.seq
+             and replayed.trades() == plain.trades())
+    return (f"events equal ours: {'yes' if same else 'NO'}; replay equal: "
+            f"{'yes' if equal else 'NO'}")
 
 
 def final_check(stream: Stream) -> list[str]:

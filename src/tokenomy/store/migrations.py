@@ -268,3 +268,19 @@ CREATE TABLE IF NOT EXISTS gateway_idempotency (
 """
 
 MIGRATIONS = (*MIGRATIONS, Migration(7, "gateway", _GATEWAY_TABLES))
+
+# The exchange's command journal: per book, commands 1, 2, 3… as compact JSON
+# (tokenomy.store.exchange_journal); replaying them in order rebuilds the book.
+_EXCHANGE_JOURNAL = """
+CREATE TABLE IF NOT EXISTS exchange_journal (
+    book    TEXT NOT NULL,
+    seq     BIGINT NOT NULL,
+    command TEXT NOT NULL,
+    at      BIGINT NOT NULL,
+    PRIMARY KEY (book, seq)
+){without_rowid};
+"""
+
+MIGRATIONS = (*MIGRATIONS, Migration(
+    8, "exchange_journal", _EXCHANGE_JOURNAL.format(without_rowid=" WITHOUT ROWID"),
+    postgresql=_EXCHANGE_JOURNAL.format(without_rowid="")))
