@@ -1,0 +1,159 @@
+"""Order entry and market data over HTTP, against a real ``tokenomy serve`` on loopback.
+
+The server (and its journal) is shared by the session, so each test trades its own symbol with
+its own owner ids. Prices are decimal strings both ways; a rejection is a 422 with the events,
+bad input a 400 ``{"error": {"type", "message"}}`` that journals nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+TIMEOUT_S = 30
+
+
+def _no_float(text: str) -> Any:
+    raise AssertionError(f"a JSON number with a fraction is on the wire: {text}")
+
+
+def _body(response: httpx.Response) -> Any:
+    return json.loads(response.text, parse_float=_no_float)
+
+
+def _owners(request: pytest.FixtureRequest, count: int) -> list[int]:
+    """``count`` owner ids no other test uses."""
+    base = int(hashlib.sha256(request.node.name.encode()).hexdigest()[:12], 16) * 1_000
+    return [base + i for i in range(1, count + 1)]
+
+
+def _futures(server: str, contract: str) -> list[str]:
+    """The listed futures of ``contract`` (one book per test: they share the server)."""
+    listed = _body(httpx.get(f"{server}/api/exchange/instruments", timeout=TIMEOUT_S))
+    return [i["symbol"] for i in listed["instruments"]
+            if i["contract"] == contract and i["kind"] == "future"]
+
+
+def _order(server: str, body: Any) -> httpx.Response:
+    return httpx.post(f"{server}/api/exchange/orders", json=body, timeout=TIMEOUT_S)
+
+
+def _book(server: str, symbol: str) -> Any:
+    response = httpx.get(f"{server}/api/exchange/book/{symbol}", timeout=TIMEOUT_S)
+    assert response.status_code == 200, response.text
+    return _body(response)
+
+
+def test_instruments_are_listed(server: str) -> None:
+    response = httpx.get(f"{server}/api/exchange/instruments", timeout=TIMEOUT_S)
+    assert response.status_code == 200, response.text
+    listed = _body(response)["instruments"]
+    spot = next(i for i in listed if i["symbol"] == "TKF-SPOT")
+    assert spot["kind"] == "spot" and spot["tick"] == "0.01" and spot["contract"] == "TKF"
+    assert {i["kind"] for i in listed} == {"spot", "future", "option"}
+
+
+def test_cross_fills_at_the_makers_price(server: str, request: pytest.FixtureRequest) -> None:
+    maker, taker = _owners(request, 2)
+    symbol = "TKF-SPOT"
+    sell = {"symbol": symbol, "owner": maker, "client_order_id": 1, "side": "sell",
+            "price": "15.01", "quantity": 5}
+    placed = _order(server, sell)
+    assert placed.status_code == 200, placed.text
+    (accepted,) = _body(placed)["events"]
+    assert accepted["type"] == "accepted" and accepted["price"] == "15.01"
+    book = _book(server, symbol)
+    assert book["ask"] == {"price": "15.01", "quantity": 5, "orders": 1}
+    assert {"price": "15.01", "quantity": 5, "orders": 1} in book["asks"]
+    buy = {"symbol": symbol, "owner": taker, "client_order_id": 1, "side": "buy",
+           "price": "15.50", "quantity": 3, "type": "limit", "time_in_force": "ioc"}
+    crossed = _order(server, buy)
+    assert crossed.status_code == 200, crossed.text
+    events = _body(crossed)["events"]
+    assert [e["type"] for e in events] == ["accepted", "fill"]
+    fill = events[1]
+    assert fill["trade"]["price"] == "15.01" and fill["trade"]["quantity"] == 3
+    assert (fill["maker_leaves"], fill["taker_leaves"]) == (2, 0)
+    assert fill["trade"]["maker_owner"] == maker and fill["trade"]["taker_owner"] == taker
+    assert _book(server, symbol)["ask"] == {"price": "15.01", "quantity": 2, "orders": 1}
+    tape = _body(httpx.get(f"{server}/api/exchange/trades",
+                           params={"symbol": symbol, "limit": 10}, timeout=TIMEOUT_S))
+    assert tape["trades"][-1]["trade_id"] == fill["trade"]["trade_id"]
+    assert tape["trades"][-1]["price"] == "15.01"
+    cancel = httpx.delete(f"{server}/api/exchange/orders/{symbol}/{accepted['order_id']}",
+                          params={"owner": maker}, timeout=TIMEOUT_S)
+    assert cancel.status_code == 200, cancel.text
+    (cancelled,) = _body(cancel)["events"]
+    assert cancelled["type"] == "cancelled" and cancelled["quantity"] == 2
+    assert cancelled["reason"] == "requested"
+    assert _book(server, symbol)["asks"] == []
+    again = httpx.delete(f"{server}/api/exchange/orders/{symbol}/{accepted['order_id']}",
+                         params={"owner": maker}, timeout=TIMEOUT_S)
+    assert again.status_code == 422
+    assert _body(again)["error"]["type"] == "unknown_order"
+
+
+def test_fok_that_cannot_fill_is_rejected(server: str, request: pytest.FixtureRequest) -> None:
+    (owner,) = _owners(request, 1)
+    symbol = _futures(server, "TKF")[0]
+    body = {"symbol": symbol, "owner": owner, "client_order_id": 7, "side": "buy",
+            "price": "20.00", "quantity": 10, "time_in_force": "fok"}
+    response = _order(server, body)
+    assert response.status_code == 422, response.text
+    answer = _body(response)
+    assert answer["error"]["type"] == "fok_not_fillable"
+    assert [e["type"] for e in answer["events"]] == ["rejected"]
+    assert answer["events"][0]["reason"] == "fok_not_fillable"
+    assert _book(server, symbol)["bids"] == []
+
+
+def test_off_tick_and_unknown_symbol(server: str, request: pytest.FixtureRequest) -> None:
+    (owner,) = _owners(request, 1)
+    symbol = _futures(server, "TKF")[1]
+    body = {"symbol": symbol, "owner": owner, "client_order_id": 1, "side": "buy",
+            "price": "15.015", "quantity": 1}
+    off = _order(server, body)
+    assert off.status_code == 400, off.text
+    assert _body(off)["error"]["type"] == "off_tick" and "0.01" in _body(off)["error"]["message"]
+    unknown = _order(server, {**body, "symbol": "NOPE-Z99", "price": "15.01"})
+    assert unknown.status_code == 404 and _body(unknown)["error"]["type"] == "unknown_symbol"
+    for path in ("/api/exchange/book/NOPE-Z99", "/api/exchange/trades?symbol=NOPE"):
+        assert httpx.get(f"{server}{path}", timeout=TIMEOUT_S).status_code == 404
+    assert _book(server, symbol)["seq"] == 0  # nothing was journaled
+
+
+def test_bad_bodies_change_nothing(server: str, request: pytest.FixtureRequest) -> None:
+    (owner,) = _owners(request, 1)
+    symbol = _futures(server, "TKF")[2]
+    good = {"symbol": symbol, "owner": owner, "client_order_id": 1, "side": "buy",
+            "price": "15.00", "quantity": 1}
+    bads: list[Any] = [
+        [good], "x", None, {}, {**good, "quantity": 0}, {**good, "quantity": -3},
+        {**good, "quantity": 1.5}, {**good, "quantity": "1"}, {**good, "owner": True},
+        {**good, "owner": 0}, {**good, "owner": 2**64}, {**good, "side": "hold"},
+        {**good, "price": 15.0}, {**good, "price": "abc"}, {**good, "price": "-1"},
+        {**good, "price": "0"}, {**good, "price": "1e3"}, {**good, "type": "stop"},
+        {**good, "time_in_force": "forever"}, {**good, "post_only": "yes"},
+        {**good, "extra": 1}, {k: v for k, v in good.items() if k != "side"},
+        {k: v for k, v in good.items() if k != "price"},
+        {**good, "type": "market", "time_in_force": "ioc"},
+    ]
+    for bad in bads:
+        response = _order(server, bad)
+        assert response.status_code == 400, (bad, response.text)
+        assert set(_body(response)["error"]) == {"type", "message"}
+    broken = httpx.post(f"{server}/api/exchange/orders", content=b"{", timeout=TIMEOUT_S,
+                        headers={"content-type": "application/json"})
+    assert broken.status_code == 400 and _body(broken)["error"]["type"] == "invalid_json"
+    for path in (f"/api/exchange/book/{symbol}?levels=0", f"/api/exchange/book/{symbol}?levels=x",
+                 f"/api/exchange/trades?symbol={symbol}&limit=-1"):
+        assert httpx.get(f"{server}{path}", timeout=TIMEOUT_S).status_code == 400, path
+    for query in ("", "?owner=abc", "?owner=0"):
+        response = httpx.delete(f"{server}/api/exchange/orders/{symbol}/1{query}",
+                                timeout=TIMEOUT_S)
+        assert response.status_code == 400, (query, response.text)
+    assert _book(server, symbol)["seq"] == 0  # nothing was journaled
