@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse
@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr, Va
 
 from tokenomy.exchange import (
     ID_MAX,
+    Book,
     Cancel,
     Command,
     Event,
@@ -57,6 +58,8 @@ from tokenomy.exchange.contracts import Instrument, bundled_specs, instruments
 from tokenomy.gateway.errors import error_body
 from tokenomy.store import StoreError
 from tokenomy.store.exchange_journal import JournaledBook
+
+T = TypeVar("T")
 
 LEVELS_DEFAULT = 10
 LEVELS_MAX = 100  # L2 levels per side one request may ask for
@@ -232,6 +235,17 @@ def _bad(exc: BadInput) -> JSONResponse:
     return JSONResponse(error_body(exc.kind, str(exc)), status_code=exc.status)
 
 
+async def _read(request: Request, symbol: str, read: Callable[[Book], T]) -> T | JSONResponse:
+    """``read(book)`` under the symbol's lock (the book opened, or replayed, if need be)."""
+    exchange = _exchange(request)
+    async with exchange.lock(symbol):
+        try:
+            journaled = await exchange.book(request, symbol)
+        except StoreError as exc:
+            return JSONResponse(error_body("store_unavailable", str(exc)), status_code=503)
+        return read(journaled.book)
+
+
 async def _apply(request: Request, symbol: str, tick: Decimal,
                  make: Callable[[int], Command]) -> dict[str, Any] | JSONResponse:
     """Apply ``make(now)`` to the symbol's book, under its lock; the events (422 if rejected)."""
@@ -296,12 +310,10 @@ def exchange_router() -> APIRouter:
             count = _query_int(levels, "levels", LEVELS_MAX)
         except BadInput as exc:
             return _bad(exc)
-        async with exchange.lock(symbol):
-            try:
-                journaled = await exchange.book(request, symbol)
-            except StoreError as exc:
-                return JSONResponse(error_body("store_unavailable", str(exc)), status_code=503)
-            top, depth = journaled.book.top_of_book(), journaled.book.depth(count)
+        read = await _read(request, symbol, lambda b: (b.top_of_book(), b.depth(count)))
+        if isinstance(read, JSONResponse):
+            return read
+        top, depth = read
         return {"symbol": symbol, "seq": depth.seq,
                 "bid": _level_json(top.bid, tick), "ask": _level_json(top.ask, tick),
                 "bids": [_level_json(lv, tick) for lv in depth.bids],
@@ -317,12 +329,9 @@ def exchange_router() -> APIRouter:
             count = _query_int(limit, "limit", TRADES_MAX)
         except BadInput as exc:
             return _bad(exc)
-        async with exchange.lock(symbol):
-            try:
-                journaled = await exchange.book(request, symbol)
-            except StoreError as exc:
-                return JSONResponse(error_body("store_unavailable", str(exc)), status_code=503)
-            latest = journaled.book.trades(count)
+        latest = await _read(request, symbol, lambda b: b.trades(count))
+        if isinstance(latest, JSONResponse):
+            return latest
         return {"symbol": symbol, "trades": [_trade_json(t, tick) for t in latest]}
 
     return router
