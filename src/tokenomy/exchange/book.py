@@ -199,6 +199,10 @@ class Book:
         """Resting orders."""
         return len(self._orders)
 
+    def knows(self, owner: int, client_order_id: int) -> bool:
+        """Whether a NewOrder with these ids was seen today: a resend changes nothing."""
+        return (owner, client_order_id) in self._clients
+
     # -- commands -------------------------------------------------------------------------------
     def _new_order(self, c: NewOrder) -> tuple[Event, ...]:
         owner, client_order_id = c.owner, c.client_order_id

@@ -16,6 +16,10 @@ A command is stored as compact JSON, a list tagged by its kind, ints exact, enum
     ["cancel",owner,order_id,now]          ["replace",owner,order_id,price,quantity,now]
     ["mass_cancel",owner,"sell"|null,now]  ["end_of_day",now]    ["tick",now]
 
+and the clearing's commands (a book's journal read alone skips them)::
+
+    ["open",reference,now]  ["settle",price,now]  ["expire",price,now]
+
 Errors: :class:`CommandDecodeError` (a ``ValueError``) for text that is not a command;
 :class:`JournalError` (a :class:`~tokenomy.store.url.StoreError`) for a journal that cannot be
 replayed — an undecodable row or a gap — naming the book and the row's ``seq``.
@@ -48,6 +52,7 @@ from tokenomy.exchange import (
     Tick,
     TimeInForce,
 )
+from tokenomy.exchange.clearing import ClearingCommand, Expire, Open, Settle
 from tokenomy.store.url import StoreError
 
 if TYPE_CHECKING:
@@ -74,7 +79,7 @@ class JournalError(StoreError):
 # -- encoding -----------------------------------------------------------------------------
 
 
-def encode_command(command: Command) -> str:
+def encode_command(command: Command | ClearingCommand) -> str:
     """The command as compact JSON (see the module docstring)."""
     c = command
     if isinstance(c, Replace):  # the most frequent first
@@ -91,6 +96,12 @@ def encode_command(command: Command) -> str:
         row = ["end_of_day", c.now]
     elif isinstance(c, Tick):
         row = ["tick", c.now]
+    elif isinstance(c, Settle):
+        row = ["settle", c.price, c.now]
+    elif isinstance(c, Expire):
+        row = ["expire", c.price, c.now]
+    elif isinstance(c, Open):
+        row = ["open", c.reference, c.now]
     else:
         raise TypeError(f"not an exchange command: {type(command).__name__}")
     return _dumps(row)
@@ -114,10 +125,11 @@ def _enum(kind: type[_E], value: object, field: str) -> _E:
         raise CommandDecodeError(f"{field}: unknown {kind.__name__} {value!r}") from None
 
 
-_ARITY = {"new": 13, "cancel": 4, "replace": 6, "mass_cancel": 4, "end_of_day": 2, "tick": 2}
+_ARITY = {"new": 13, "cancel": 4, "replace": 6, "mass_cancel": 4, "end_of_day": 2, "tick": 2,
+          "settle": 3, "expire": 3, "open": 3}
 
 
-def decode_command(text: str) -> Command:
+def decode_command(text: str) -> Command | ClearingCommand:
     """The command ``text`` encodes; :class:`CommandDecodeError` when it encodes none."""
     try:
         row = json.loads(text)
@@ -150,6 +162,12 @@ def decode_command(text: str) -> Command:
         return MassCancel(_int(row[1], "owner"), side, _int(row[3], "now"))
     if kind == "end_of_day":
         return EndOfDay(_int(row[1], "now"))
+    if kind == "settle":
+        return Settle(_int(row[1], "price"), _int(row[2], "now"))
+    if kind == "expire":
+        return Expire(_int(row[1], "price"), _int(row[2], "now"))
+    if kind == "open":
+        return Open(_int(row[1], "reference"), _int(row[2], "now"))
     return Tick(_int(row[1], "now"))
 
 
@@ -191,7 +209,8 @@ class JournaledBook:
                     except CommandDecodeError as exc:
                         raise JournalError(f"exchange journal of book {name!r}, seq {seq}: "
                                            f"{exc}") from exc
-                    book.apply(command)
+                    if not isinstance(command, Settle | Expire | Open):  # the book's only
+                        book.apply(command)
                     last = seq
                 if len(rows) < REPLAY_PAGE:
                     break

@@ -140,7 +140,8 @@ class SQLiteLedger(SQLLedger):
 
     def _timestamp(self, count: int) -> tuple[int, int]:
         taken = max(count, 1)
-        start = max(self.clock(), self._last + 1)
+        last = self._last if self._new_last is None else self._new_last  # a 2nd batch in one
+        start = max(self.clock(), last + 1)  # transaction follows the 1st
         self._new_last = start + taken - 1
         invariant(self._new_last < _I64, "timestamps stay below 2^63 ns")
         return start, self._next_expiry
