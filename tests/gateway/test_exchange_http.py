@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -25,10 +26,24 @@ def _body(response: httpx.Response) -> Any:
     return json.loads(response.text, parse_float=_no_float)
 
 
-def _owners(request: pytest.FixtureRequest, count: int) -> list[int]:
-    """``count`` owner ids no other test uses."""
+def _owners(request: pytest.FixtureRequest, count: int, server: str = "") -> list[int]:
+    """``count`` owner ids no other test uses; on ``server``, each funded with $1,000,000 and
+    1e12 credits of every grade (clearing holds buying power for every order)."""
     base = int(hashlib.sha256(request.node.name.encode()).hexdigest()[:12], 16) * 1_000
-    return [base + i for i in range(1, count + 1)]
+    owners = [base + i for i in range(1, count + 1)]
+    for owner in owners if server else ():
+        _post(server, "deposits", {"owner": owner, "amount": "1000000", "id": "fund"})
+        for grade in ("FRONTIER", "STANDARD", "ECONOMY"):
+            for kind in ("IN", "OUT"):
+                _post(server, "credits", {"owner": owner, "grade": f"{grade}-{kind}",
+                                          "tokens": 10**12, "id": "fund"})
+    return owners
+
+
+def _post(server: str, route: str, body: Any, status: int = 200) -> Any:
+    response = httpx.post(f"{server}/api/exchange/{route}", json=body, timeout=TIMEOUT_S)
+    assert response.status_code == status, response.text
+    return _body(response)
 
 
 def _futures(server: str, contract: str) -> list[str]:
@@ -58,7 +73,7 @@ def test_instruments_are_listed(server: str) -> None:
 
 
 def test_cross_fills_at_the_makers_price(server: str, request: pytest.FixtureRequest) -> None:
-    maker, taker = _owners(request, 2)
+    maker, taker = _owners(request, 2, server)
     symbol = "TKF-SPOT"
     sell = {"symbol": symbol, "owner": maker, "client_order_id": 1, "side": "sell",
             "price": "15.01", "quantity": 5}
@@ -98,10 +113,10 @@ def test_cross_fills_at_the_makers_price(server: str, request: pytest.FixtureReq
 
 
 def test_fok_that_cannot_fill_is_rejected(server: str, request: pytest.FixtureRequest) -> None:
-    (owner,) = _owners(request, 1)
+    (owner,) = _owners(request, 1, server)
     symbol = _futures(server, "TKF")[0]
     body = {"symbol": symbol, "owner": owner, "client_order_id": 7, "side": "buy",
-            "price": "20.00", "quantity": 10, "time_in_force": "fok"}
+            "price": "16.00", "quantity": 10, "time_in_force": "fok"}
     response = _order(server, body)
     assert response.status_code == 422, response.text
     answer = _body(response)
@@ -112,7 +127,7 @@ def test_fok_that_cannot_fill_is_rejected(server: str, request: pytest.FixtureRe
 
 
 def test_off_tick_and_unknown_symbol(server: str, request: pytest.FixtureRequest) -> None:
-    (owner,) = _owners(request, 1)
+    (owner,) = _owners(request, 1, server)
     symbol = _futures(server, "TKF")[1]
     body = {"symbol": symbol, "owner": owner, "client_order_id": 1, "side": "buy",
             "price": "15.015", "quantity": 1}
@@ -127,7 +142,7 @@ def test_off_tick_and_unknown_symbol(server: str, request: pytest.FixtureRequest
 
 
 def test_bad_bodies_change_nothing(server: str, request: pytest.FixtureRequest) -> None:
-    (owner,) = _owners(request, 1)
+    (owner,) = _owners(request, 1, server)
     symbol = _futures(server, "TKF")[2]
     good = {"symbol": symbol, "owner": owner, "client_order_id": 1, "side": "buy",
             "price": "15.00", "quantity": 1}
@@ -157,3 +172,69 @@ def test_bad_bodies_change_nothing(server: str, request: pytest.FixtureRequest) 
                                 timeout=TIMEOUT_S)
         assert response.status_code == 400, (query, response.text)
     assert _book(server, symbol)["seq"] == 0  # nothing was journaled
+
+
+# -- clearing over HTTP -----------------------------------------------------------------------
+
+
+def _positions(server: str, owner: int) -> Any:
+    response = httpx.get(f"{server}/api/exchange/positions", params={"owner": owner},
+                         timeout=TIMEOUT_S)
+    assert response.status_code == 200, response.text
+    return _body(response)
+
+
+def test_futures_clear_settle_and_expire_over_http(server: str,
+                                                   request: pytest.FixtureRequest) -> None:
+    long, short = _owners(request, 2, server)
+    symbol = _futures(server, "TKS")[-1]  # standard output tokens: index $5.00, band ±10 %
+    sell = {"symbol": symbol, "owner": short, "client_order_id": 1, "side": "sell",
+            "price": "5.00", "quantity": 3}
+    buy = {**sell, "owner": long, "side": "buy", "price": "5.05"}
+    assert _order(server, sell).status_code == 200
+    assert _order(server, buy).status_code == 200
+    mine = _positions(server, long)
+    [row] = [p for p in mine["positions"] if p["symbol"] == symbol]
+    assert row["net"] == 3 and row["margin_posted"] != "0" and row["margin_call"] == "0"
+    assert [p["net"] for p in _positions(server, short)["positions"]
+            if p["symbol"] == symbol] == [-3]
+    settled = _post(server, "settlements", {"symbol": symbol})
+    assert settled["method"] == "vwap" and settled["price"] == "5.00"
+    settled = _post(server, "settlements", {"symbol": symbol, "price": "5.20"})
+    [row] = [p for p in _positions(server, long)["positions"] if p["symbol"] == symbol]
+    assert Decimal(row["variation_margin"]) == Decimal("0.60")  # 3 × $0.20 × 1M tokens
+    done = _post(server, "expiries", {"symbol": symbol, "price": "5.10"})
+    assert done["open_interest"] == 0
+    mine = _positions(server, long)
+    usd = next(c for c in mine["cash"] if c["currency"] == "USD")
+    assert Decimal(usd["balance"]) == 999_985  # paid $5.00 × 3M tokens on delivery
+    std = next(c for c in mine["credits"] if c["grade"] == "STANDARD-OUT")
+    assert std["tokens"] == 10**12 + 3 * 10**6
+
+
+def test_clearing_refusals_are_422_and_change_nothing(server: str,
+                                                      request: pytest.FixtureRequest) -> None:
+    (owner,) = _owners(request, 1, server)
+    poor = owner + 500  # never funded
+    symbol = _futures(server, "TKF")[-1]
+    body = {"symbol": symbol, "owner": owner, "client_order_id": 1, "side": "buy",
+            "price": "25.00", "quantity": 1}
+    answer = _order(server, body)
+    assert answer.status_code == 422 and _body(answer)["error"]["type"] == "price_outside_band"
+    answer = _order(server, {**body, "owner": poor, "price": "15.00"})
+    assert answer.status_code == 422
+    assert _body(answer)["error"]["type"] == "insufficient_buying_power"
+    assert _book(server, symbol)["bids"] == []
+    bad = [({"owner": owner, "amount": "1.5", "id": "x", "currency": "EUR"}, "deposits"),
+           ({"owner": owner, "amount": "abc", "id": "x"}, "deposits"),
+           ({"owner": 0, "amount": "1", "id": "x"}, "deposits"),
+           ({"owner": owner, "grade": "GOLD", "tokens": 1, "id": "x"}, "credits"),
+           ({"owner": owner, "grade": "ECONOMY-IN", "tokens": 0, "id": "x"}, "credits"),
+           ({"symbol": "TKF-SPOT"}, "settlements"), ({"symbol": "TKF-SPOT"}, "expiries")]
+    for payload, route in bad:
+        _post(server, route, payload, 400)
+    # A withdrawal beyond the cash is refused by the ledger.
+    refused = _post(server, "deposits", {"owner": owner, "amount": "-2000000", "id": "w"}, 422)
+    assert refused["error"]["type"] == "exceeds_credits"
+    assert _post(server, "deposits", {"owner": owner, "amount": "-10", "id": "w2"})["result"] \
+        == "ok"

@@ -18,9 +18,13 @@ in nanoseconds (never below the book's last ``now``), so ``expire_at`` (GTD) is 
 since the epoch too. One process writes a book: a second writer's batch fails on the
 journal's key (503, the cached book is dropped and reopened on the next request).
 
-Not done yet: clearing, margin and positions (a fill moves no money), position limits and
-the daily price band, Replace/MassCancel/EndOfDay over HTTP, and authentication (``owner`` is
-whatever the caller says).
+Every book is a :class:`~tokenomy.store.exchange_clearing.ClearedBook`: an order is checked
+(daily band, position limit) and its buying power held in the ledger before it is journaled,
+and fills move money and credits in the same transaction; a refusal is a 422 naming the
+reason. A book opened for the first time takes the grade's index value as its reference.
+Positions, deposits, credits and settlement: :mod:`tokenomy.gateway.exchange_clearing_routes`.
+
+Not done: authentication (``owner`` is whatever the caller says).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeVar
@@ -55,9 +59,10 @@ from tokenomy.exchange import (
     Trade,
 )
 from tokenomy.exchange.contracts import Instrument, bundled_specs, instruments
+from tokenomy.exchange.index import ListPrices, compute_index, parse_grade
 from tokenomy.gateway.errors import error_body
 from tokenomy.store import StoreError
-from tokenomy.store.exchange_journal import JournaledBook
+from tokenomy.store.exchange_clearing import ClearedBook
 
 T = TypeVar("T")
 
@@ -98,7 +103,8 @@ class BadInput(ValueError):
 class _Exchange:
     """The process's open books (by symbol), their locks and today's instrument list."""
 
-    books: dict[str, JournaledBook] = field(default_factory=dict)
+    prices: ListPrices
+    books: dict[str, ClearedBook] = field(default_factory=dict)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     listed_on: date | None = None
     listed: dict[str, Instrument] = field(default_factory=dict)
@@ -119,21 +125,26 @@ class _Exchange:
     def lock(self, symbol: str) -> asyncio.Lock:
         return self.locks.setdefault(symbol, asyncio.Lock())
 
-    async def book(self, request: Request, symbol: str) -> JournaledBook:
-        """The symbol's book (opened and replayed on first use); hold :meth:`lock`."""
+    async def book(self, request: Request, symbol: str) -> ClearedBook:
+        """The symbol's cleared book (opened and replayed on first use); hold :meth:`lock`."""
         book = self.books.get(symbol)
-        if book is None:
-            book = await asyncio.to_thread(JournaledBook.open, request.app.state.ledger, symbol)
+        if book is None or book.broken:
+            instrument = self.instrument(symbol)
+            book = await asyncio.to_thread(ClearedBook.open, request.app.state.ledger,
+                                           instrument, self.reference(instrument))
             self.books[symbol] = book
         return book
 
+    def reference(self, instrument: Instrument) -> int:
+        """The grade's index value now, in the instrument's ticks: a new book's reference."""
+        spec = instrument.spec
+        value = compute_index(parse_grade(spec.grade.name), datetime.now(UTC),
+                              self.prices).value
+        return max(int((value / spec.tick).to_integral_value()), 1)
+
 
 def _exchange(request: Request) -> _Exchange:
-    state = request.app.state
-    found: _Exchange | None = getattr(state, "exchange", None)
-    if found is None:  # no await since the read: no other task can race this
-        found = _Exchange()
-        state.exchange = found
+    found: _Exchange = request.app.state.exchange  # set by exchange_router's caller
     return found
 
 
@@ -254,12 +265,16 @@ async def _apply(request: Request, symbol: str, tick: Decimal,
         try:
             book = await exchange.book(request, symbol)
             now = max(time.time_ns(), book.book.now)
-            events = await asyncio.to_thread(book.apply, make(now))
+            outcome = await asyncio.to_thread(book.submit, make(now))
         except StoreError as exc:
             exchange.books.pop(symbol, None)  # reopen (replay) on the next request
             return JSONResponse(error_body("store_unavailable", str(exc)), status_code=503)
-    body: dict[str, Any] = {"events": [event_json(e, tick) for e in events]}
-    rejected = next((e for e in events if isinstance(e, Rejected)), None)
+    body: dict[str, Any] = {"events": [event_json(e, tick) for e in outcome.events]}
+    if outcome.reject is not None:
+        body.update(error_body(outcome.reject.value, f"clearing refused the order on "
+                                                     f"{symbol}: {outcome.reject}"))
+        return JSONResponse(body, status_code=422)
+    rejected = next((e for e in outcome.events if isinstance(e, Rejected)), None)
     if rejected is not None:
         body.update(error_body(rejected.reason.value,
                                f"the {symbol} book rejected the command: {rejected.reason}"))
@@ -267,8 +282,13 @@ async def _apply(request: Request, symbol: str, tick: Decimal,
     return body
 
 
+def exchange_state(prices: ListPrices) -> _Exchange:
+    """What the routes keep on ``app.state.exchange``: books, locks, today's instruments."""
+    return _Exchange(prices)
+
+
 def exchange_router() -> APIRouter:
-    """Routes over journaled books in ``app.state.ledger`` (opened in the app's lifespan)."""
+    """Routes over cleared books in ``app.state.ledger`` (opened in the app's lifespan)."""
     router = APIRouter(prefix="/api/exchange", tags=["exchange"])
 
     @router.get("/instruments")
@@ -337,4 +357,5 @@ def exchange_router() -> APIRouter:
     return router
 
 
-__all__ = ["BadInput", "OrderIn", "event_json", "exchange_router", "from_ticks", "to_ticks"]
+__all__ = ["BadInput", "OrderIn", "event_json", "exchange_router", "exchange_state", "from_ticks",
+           "to_ticks"]
