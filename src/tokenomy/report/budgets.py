@@ -52,14 +52,23 @@ class BudgetRow:
             "burn_usd_per_hour": format_major(self.burn_nano_per_hour, LEDGER_USD),
             "burn_nano_per_hour": self.burn_nano_per_hour,
             "exhausted_in_s": self.exhausted_in_s,
-            "exhausted_at": None if self.exhausted_at_ns is None else
-            datetime.fromtimestamp(self.exhausted_at_ns // NS_PER_S, UTC).isoformat(),
+            "exhausted_at": _iso(self.exhausted_at_ns),
             "open_reservations": self.open_reservations,
             "open_reserved": format_major(self.open_reserved, b.ledger),
             "engineer": self.engineer,
             "remaining_minor": self.line.remaining, "granted_minor": self.line.granted,
         })
         return out
+
+
+LAST_INSTANT_S = 253_402_300_799  # 9999-12-31T23:59:59Z, the last instant an ISO date can name
+
+
+def _iso(ns: int | None) -> str | None:
+    """The instant, or None when there is none or it is beyond year 9999 (no burn to speak of)."""
+    if ns is None or ns // NS_PER_S > LAST_INSTANT_S:
+        return None
+    return datetime.fromtimestamp(ns // NS_PER_S, UTC).isoformat()
 
 
 def _covers(budget: str, path: str) -> bool:
