@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Seeded
+from report_seed import Seeded
 
 CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "report"
@@ -93,7 +93,7 @@ def test_spend_charts_show_the_seeded_costs(browser: Any, seeded: Seeded) -> Non
     origin = _bars(page, "origin")
     assert set(origin) == {"US", "CN"} and all(int(v) > 0 for v in origin.values())
     page.select_option("#by", "account")
-    page.wait_for_function("() => document.querySelector('#chart-spend [data-label=\"acme/infra/bob\"]')")
+    page.wait_for_selector('#chart-spend [data-label="acme/infra/bob"]')
     assert set(_bars(page, "spend")) == {"acme/research/alice", "acme/infra/bob"}
     assert page.eval_on_selector_all("#chart-series .point", "els => els.length") >= 2
     page.close()

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import HELD_NANO, MODEL_ORIGIN, Seeded
+from report_seed import HELD_NANO, MODEL_ORIGIN, Seeded
 
 from tokenomy.ledger.budgets import budget_account_id
 from tokenomy.store import open_ledger
