@@ -7,7 +7,7 @@ STAMP_TEST := $(VENV)/.stamp-test
 
 PG_INITDB  := /usr/lib/postgresql/*/bin/initdb
 
-.PHONY: run test lint typecheck pytest bench clean postgresql
+.PHONY: run test lint typecheck pytest bench clean postgresql chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,18 @@ postgresql:
 	  fi; \
 	fi
 
-pytest: $(STAMP_TEST) postgresql
+# The dashboard's browser tests drive Debian's Chromium through Playwright (never a downloaded
+# browser); install it once when missing (the tests skip, saying so, without it).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	  else \
+	    echo "Chromium missing: apt-get install chromium (as root)"; \
+	  fi; \
+	fi
+
+pytest: $(STAMP_TEST) postgresql chromium
 	$(BIN)/pytest
 
 test: lint typecheck pytest

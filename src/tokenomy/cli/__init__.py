@@ -18,6 +18,7 @@ from tokenomy.cli import (
     market,
     meter,
     pricing,
+    report,
     serve,
     upstream,
     wallet,
@@ -35,6 +36,7 @@ wallet.register(app)
 agent.register(app)
 market.register(app)
 index.register(app)
+report.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

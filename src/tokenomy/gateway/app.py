@@ -39,6 +39,7 @@ from tokenomy.ledger.protocol import LedgerStore
 from tokenomy.pricing import UnpricedPolicy, load_book
 from tokenomy.pricing.records import Pricing
 from tokenomy.pricing.stu import build_table
+from tokenomy.report.http import install_report_error_handlers, report_router
 from tokenomy.settlement.facilitator import LedgerFacilitator
 from tokenomy.settlement.network import LOCAL_FACILITATOR, PaymentNetwork
 from tokenomy.store import StoreError, open_gateway_store, parse_url
@@ -101,6 +102,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(ProxyFastPath)
     install_ledger_error_handlers(app)
+    install_report_error_handlers(app)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, Any]:
@@ -128,6 +130,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.exchange = exchange_state(pricing.book)
     app.include_router(exchange_router())
     app.include_router(clearing_router())
+    app.include_router(report_router(lambda: pricing))
     app.include_router(proxy_router(lambda request: request.app.state.gateway))
     app.include_router(x402_router(lambda request: request.app.state.facilitator))
     return app

@@ -92,6 +92,9 @@ def _request_of(row: Row) -> RequestRecord:
     return RequestRecord(*v)
 
 
+request_of = _request_of  # for the report queries (tokenomy.store.report_sql)
+
+
 def _key_of(row: Row) -> KeyRecord:
     return KeyRecord(str(row[0]), str(row[1]), str(row[2]), str(row[3]), int(row[4]),
                      int(row[5]), int(row[6]), int(row[7]))

@@ -46,6 +46,7 @@ from tokenomy.ledger.types import (
 )
 from tokenomy.store.gateway_sql import GatewayTables
 from tokenomy.store.migrations import MIGRATIONS
+from tokenomy.store.report_sql import ReportTables
 from tokenomy.store.url import StoreError
 
 Row = tuple[Any, ...]
@@ -157,9 +158,10 @@ def budget_of(r: Row) -> Budget:
                   str(r[7]))
 
 
-class SQLLedger(GatewayTables):
+class SQLLedger(GatewayTables, ReportTables):
     """The :class:`~tokenomy.ledger.protocol.LedgerStore` over one database connection (and the
-    gateway's keys and request records, :class:`~tokenomy.store.gateway_sql.GatewayTables`)."""
+    gateway's keys and request records, :class:`~tokenomy.store.gateway_sql.GatewayTables`;
+    the reports' reads and feedback, :class:`~tokenomy.store.report_sql.ReportTables`)."""
 
     dialect = ""
     greatest = "MAX"  # the two-argument maximum: SQLite MAX(), PostgreSQL GREATEST()

@@ -284,3 +284,15 @@ CREATE TABLE IF NOT EXISTS exchange_journal (
 MIGRATIONS = (*MIGRATIONS, Migration(
     8, "exchange_journal", _EXCHANGE_JOURNAL.format(without_rowid=" WITHOUT ROWID"),
     postgresql=_EXCHANGE_JOURNAL.format(without_rowid="")))
+
+# Reports: an application's verdict on a gateway response (``POST /api/feedback``), one row
+# per request and outcome (a replay of the same pair is a no-op); good-put reads them.
+MIGRATIONS = (*MIGRATIONS, Migration(9, "report_feedback", """
+CREATE TABLE IF NOT EXISTS report_feedback (
+    request_id TEXT NOT NULL,
+    outcome    TEXT NOT NULL,
+    at         BIGINT NOT NULL,
+    PRIMARY KEY (request_id, outcome)
+);
+CREATE INDEX IF NOT EXISTS report_feedback_at ON report_feedback (at);
+"""))
