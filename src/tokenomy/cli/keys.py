@@ -50,6 +50,7 @@ def _line(record: KeyRecord) -> dict[str, object]:
 
     return {"key_id": record.id, "name": record.name, "budget": record.budget,
             "account_id": str(account_of(record)), "rpm": record.rpm, "tpm": record.tpm,
+            "exchange_owner": record.exchange_owner,
             "created_at": _instant(record.created_at),
             "revoked_at": _instant(record.revoked_at) if record.revoked_at else None}
 
@@ -69,6 +70,9 @@ def create(
     period: Annotated[str, typer.Option("--period", help=" | ".join(PERIODS))] = "none",
     rpm: Annotated[int, typer.Option("--rpm", help="Requests per minute (0 = no limit).")] = 0,
     tpm: Annotated[int, typer.Option("--tpm", help="Tokens per minute (0 = no limit).")] = 0,
+    exchange_owner: Annotated[int, typer.Option(
+        "--exchange-owner", help="An exchange member whose token credits it spends first.")
+    ] = 0,
     as_json: JsonFlag = False,
     database_url: DatabaseOpt = None,
     config: ConfigOpt = None,
@@ -84,7 +88,8 @@ def create(
     with _store(database_url, config) as store:
         try:
             secret, record = create_key(store, name, budget or name, time.time_ns(),
-                                        secrets.token_urlsafe, amount, period, rpm, tpm)
+                                        secrets.token_urlsafe, amount, period, rpm, tpm,
+                                        exchange_owner)
         except KeyError_ as exc:
             fail(str(exc))
     line = {"key": secret, **_line(record)}

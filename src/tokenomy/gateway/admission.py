@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING
 import httpx
 
 from tokenomy._invariant import invariant
+from tokenomy.exchange.accounts import credit_account
+from tokenomy.gateway.credits import CreditHold, plan, tier_of, uncovered, used
 from tokenomy.gateway.writer import LedgerWriter
 from tokenomy.ledger.budgets import Budget, BudgetError, asset_of, format_major
 from tokenomy.ledger.charges import hold_of, levels, reserve_transfers, resolve_transfers
@@ -88,6 +90,7 @@ class Ticket:
     tokens_charged: int = 0  # counted against the key's tokens-per-minute bucket
     settled: bool = False
     payment: Payment | None = None  # an x402 payment: its hold is the reservation
+    credits: list[CreditHold] = field(default_factory=list)  # prepaid tokens held first
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,14 +242,21 @@ class Admission:
         return q
 
     async def reserve(self, ticket: Ticket) -> None:
-        """Reserve the worst case on every level, or raise a 402 :class:`Refusal`."""
+        """Reserve the worst case on every level, or raise a 402 :class:`Refusal`; prepaid
+        credits first, when the key spends an exchange member's (:mod:`.credits`)."""
         chain = ticket.caller.chain
+        owner = ticket.caller.key.exchange_owner
+        if owner and tier_of(ticket.model) is not None:
+            await self._hold_credits(ticket, owner)
         transfers = reserve_transfers(chain, max(ticket.reserved.total, 1), ticket.request_id,
                                       self.reservation_timeout_s)
         results = await self.writer.submit(transfers, durable=False,  # see commit_batch
                                            alone=self.in_flight <= 1)
         if all(r is R.OK for r in results):
             return
+        if ticket.credits:  # refused: the credits held go back
+            await self.writer.submit([h.resolve(0) for h in ticket.credits])
+            ticket.credits = []
         hold = await asyncio.to_thread(hold_of, self.store, chain, transfers, results,
                                        "reserve", ticket.request_id)
         if hold.ok:
@@ -261,6 +271,24 @@ class Admission:
                       {"budget": hold.level or "", "available": left, "required": need,
                        "currency": asset.code, "result": hold.result.value})
 
+    async def _hold_credits(self, ticket: Ticket, owner: int) -> None:
+        """Hold the member's credits for the estimate; the cash reservation covers the rest."""
+        tier = tier_of(ticket.model)
+        grades = [f"{tier}-IN", f"{tier}-OUT"]
+        accounts = await asyncio.to_thread(self.store.lookup_accounts,
+                                           [credit_account(owner, g) for g in grades])
+        by_id = {a.id: a.available_credit for a in accounts}
+        available = {g: by_id.get(credit_account(owner, g), 0) for g in grades}
+        holds = plan(owner, ticket.model, ticket.estimate, available, ticket.request_id)
+        if not holds:
+            return
+        results = await self.writer.submit([h.hold(self.reservation_timeout_s) for h in holds],
+                                           durable=False, alone=self.in_flight <= 1)
+        ticket.credits = [h for h, r in zip(holds, results, strict=True) if r is R.OK]
+        if ticket.credits:
+            rest = uncovered(ticket.estimate, {h.grade: h.tokens for h in ticket.credits})
+            ticket.reserved = self.price(rest, ticket.model, ticket.caller.chain[0].ledger)
+
     async def settle(self, ticket: Ticket, usage: Usage | None, outcome: str, status: int,
                      upstream: str, error: str = "",
                      response: tuple[int, str, str] | None = None,
@@ -274,9 +302,12 @@ class Admission:
         q: Quote | None = None
         cost = captured = 0
         stu = Decimal(0)
+        covered = used(ticket.credits, usage) if usage is not None else {}
+        credit_transfers = [h.resolve(covered.get(h.grade, 0)) for h in ticket.credits]
         if usage is not None and usage.total > 0:
             try:
-                q = self.price(usage, ticket.model, chain[0].ledger)
+                q = self.price(uncovered(usage, covered) if covered else usage, ticket.model,
+                               chain[0].ledger)
                 cost = q.total
                 stu = self.pricing.stu.convert(usage, q.entry.quality)
             except Refusal:  # the price changed to unknown mid-request: hold what was reserved
@@ -312,7 +343,7 @@ class Admission:
         done: tuple[tuple[str, str, int, str, str], ...] = ()
         if response is not None and ticket.idempotency_key:
             done = ((ticket.caller.key.id, ticket.idempotency_key, *response),)
-        results = await self.writer.submit(transfers, (record,), done,
+        results = await self.writer.submit([*transfers, *credit_transfers], (record,), done,
                                            alone=self.in_flight <= 1)
         self.refund_tokens(ticket, usage.total if usage is not None else 0)
         if payment is not None and transfers:

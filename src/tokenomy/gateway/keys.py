@@ -32,7 +32,7 @@ def new_secret(token: Callable[[int], str]) -> str:
 
 def create_key(store: SQLLedger, name: str, budget: str, at: int, token: Callable[[int], str],
                amount: int | None = None, period: str = "none", rpm: int = 0,
-               tpm: int = 0) -> tuple[str, KeyRecord]:
+               tpm: int = 0, exchange_owner: int = 0) -> tuple[str, KeyRecord]:
     """A new key charging ``budget``; with ``amount``, the budget is created (or updated) and
     funded first. Returns the secret and the stored record."""
     if not isinstance(name, str) or not KEY_NAME.fullmatch(name):
@@ -40,6 +40,8 @@ def create_key(store: SQLLedger, name: str, budget: str, at: int, token: Callabl
     for label, value in (("rpm", rpm), ("tpm", tpm)):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= RATE_MAX:
             raise KeyError_(f"{label} must be an integer 0..{RATE_MAX} (0 = no limit)")
+    if isinstance(exchange_owner, bool) or not 0 <= exchange_owner <= 2**63 - 1:
+        raise KeyError_(f"exchange owner must be an integer 0..{2**63 - 1} (0 = none)")
     try:
         check_name(budget)
         if store.get_key(name) is not None:
@@ -53,7 +55,8 @@ def create_key(store: SQLLedger, name: str, budget: str, at: int, token: Callabl
         raise KeyError_(str(exc)) from None
     secret = new_secret(token)
     digest = hash_secret(secret)
-    record = KeyRecord("key_" + digest[:16], name, digest, budget, rpm, tpm, at, 0)
+    record = KeyRecord("key_" + digest[:16], name, digest, budget, rpm, tpm, at, 0,
+                       exchange_owner)
     if not store.create_key(record):
         raise KeyError_(f"a key named {name!r} exists")
     return secret, record

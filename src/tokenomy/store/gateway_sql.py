@@ -32,6 +32,7 @@ class KeyRecord:
     tpm: int = 0  # tokens per minute (estimated, reserved), 0 = no limit
     created_at: int = 0  # ns
     revoked_at: int = 0  # ns, 0 = active
+    exchange_owner: int = 0  # the exchange member whose token credits it spends first
 
     @property
     def active(self) -> bool:
@@ -67,7 +68,7 @@ class RequestRecord:
     error: str = ""
 
 
-KEY_COLUMNS = "id, name, secret_hash, budget, rpm, tpm, created_at, revoked_at"
+KEY_COLUMNS = "id, name, secret_hash, budget, rpm, tpm, created_at, revoked_at, exchange_owner"
 REQUEST_COLUMNS = ("id, key_id, budget, api, model, upstream, stream, status, outcome, "
                    "usage_json, estimated, reserved_minor, cost_minor, captured_minor, currency, "
                    "price_version, provisional, stu, latency_us, started_at, finished_at, "
@@ -97,7 +98,7 @@ request_of = _request_of  # for the report queries (tokenomy.store.report_sql)
 
 def _key_of(row: Row) -> KeyRecord:
     return KeyRecord(str(row[0]), str(row[1]), str(row[2]), str(row[3]), int(row[4]),
-                     int(row[5]), int(row[6]), int(row[7]))
+                     int(row[5]), int(row[6]), int(row[7]), int(row[8]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,9 +135,10 @@ class GatewayTables:
                               "OR secret_hash = ?", (key.id, key.name, key.secret_hash))
             if taken:
                 return False
-            self._run(f"INSERT INTO gateway_keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            self._run(f"INSERT INTO gateway_keys ({KEY_COLUMNS}) VALUES "
+                      "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
                       (key.id, key.name, key.secret_hash, key.budget, key.rpm, key.tpm,
-                       key.created_at, key.revoked_at))
+                       key.created_at, key.revoked_at, key.exchange_owner))
         return True
 
     def find_key(self, secret_hash: str) -> KeyRecord | None:

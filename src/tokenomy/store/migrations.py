@@ -296,3 +296,8 @@ CREATE TABLE IF NOT EXISTS report_feedback (
 );
 CREATE INDEX IF NOT EXISTS report_feedback_at ON report_feedback (at);
 """))
+
+# A key may be bound to an exchange member whose prepaid token credits it spends first.
+MIGRATIONS = (*MIGRATIONS, Migration(10, "gateway_key_exchange_owner", """
+ALTER TABLE gateway_keys ADD COLUMN exchange_owner BIGINT NOT NULL DEFAULT 0;
+"""))
