@@ -23,6 +23,7 @@ from tokenomy.config import Settings
 from tokenomy.gateway.admission import Admission
 from tokenomy.gateway.errors import install_error_handlers
 from tokenomy.gateway.exchange_routes import exchange_router
+from tokenomy.gateway.exchange_stream import exchange_stream_router
 from tokenomy.gateway.ledger_routes import install_ledger_error_handlers, ledger_router
 from tokenomy.gateway.meter_routes import meter_router
 from tokenomy.gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -125,6 +126,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(pricing_router(pricing))
     app.include_router(ledger_router())
     app.include_router(exchange_router())
+    app.include_router(exchange_stream_router())
     app.include_router(proxy_router(lambda request: request.app.state.gateway))
     app.include_router(x402_router(lambda request: request.app.state.facilitator))
     return app

@@ -18,9 +18,14 @@ in nanoseconds (never below the book's last ``now``), so ``expire_at`` (GTD) is 
 since the epoch too. One process writes a book: a second writer's batch fails on the
 journal's key (503, the cached book is dropped and reopened on the next request).
 
+Every applied command is also published, as L2 ``book`` and ``trade`` messages, to the
+process's :mod:`~tokenomy.gateway.market_feed` (the websocket in
+:mod:`~tokenomy.gateway.exchange_stream`). An option's book carries the Black-76 model value
+(:mod:`~tokenomy.exchange.option_quotes`).
+
 Not done yet: clearing, margin and positions (a fill moves no money), position limits and
-the daily price band, Replace/MassCancel/EndOfDay over HTTP, and authentication (``owner`` is
-whatever the caller says).
+the daily price band, EndOfDay over HTTP, and authentication (``owner`` is whatever the caller
+says).
 """
 
 from __future__ import annotations
@@ -38,17 +43,22 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr, ValidationError
+from starlette.requests import HTTPConnection
 
 from tokenomy.exchange import (
     ID_MAX,
     Book,
     Cancel,
     Command,
+    Depth,
     Event,
+    Fill,
     Level,
+    MassCancel,
     NewOrder,
     OrderType,
     Rejected,
+    Replace,
     SelfTradePrevention,
     Side,
     TimeInForce,
@@ -56,6 +66,7 @@ from tokenomy.exchange import (
 )
 from tokenomy.exchange.contracts import Instrument, bundled_specs, instruments
 from tokenomy.gateway.errors import error_body
+from tokenomy.gateway.market_feed import Message, market_feed
 from tokenomy.store import StoreError
 from tokenomy.store.exchange_journal import JournaledBook
 
@@ -83,6 +94,20 @@ class OrderIn(BaseModel):
     post_only: StrictBool = False
     expire_at: StrictInt = 0  # GTD only: nanoseconds since the epoch
     stp: Literal["cancel_newest", "cancel_oldest", "cancel_both"] = "cancel_newest"
+
+
+class ReplaceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    owner: StrictInt
+    price: StrictStr
+    quantity: StrictInt
+
+
+class MassCancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    symbol: StrictStr
+    owner: StrictInt
+    side: Literal["buy", "sell"] | None = None
 
 
 class BadInput(ValueError):
@@ -119,7 +144,7 @@ class _Exchange:
     def lock(self, symbol: str) -> asyncio.Lock:
         return self.locks.setdefault(symbol, asyncio.Lock())
 
-    async def book(self, request: Request, symbol: str) -> JournaledBook:
+    async def book(self, request: HTTPConnection, symbol: str) -> JournaledBook:
         """The symbol's book (opened and replayed on first use); hold :meth:`lock`."""
         book = self.books.get(symbol)
         if book is None:
@@ -128,7 +153,7 @@ class _Exchange:
         return book
 
 
-def _exchange(request: Request) -> _Exchange:
+def _exchange(request: HTTPConnection) -> _Exchange:
     state = request.app.state
     found: _Exchange | None = getattr(state, "exchange", None)
     if found is None:  # no await since the read: no other task can race this
@@ -199,14 +224,41 @@ def _query_int(text: str, name: str, maximum: int) -> int:
     return int(text)
 
 
-def parse_order(body: Any, exchange: _Exchange) -> tuple[NewOrder, Decimal, str]:
-    """The body as a :class:`NewOrder` (``now`` = 0), its tick and its symbol."""
+M = TypeVar("M", bound=BaseModel)
+
+
+def _validate(model: type[M], body: Any) -> M:
     try:
-        order = OrderIn.model_validate(body)
+        return model.model_validate(body)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
                              for e in exc.errors())
         raise BadInput("invalid_request", problems) from None
+
+
+def _limit_price(text: str, tick: Decimal) -> int:
+    price = to_ticks(text, tick)
+    if price <= 0:
+        raise BadInput("invalid_price", f"a limit price must be positive, not {text}")
+    return price
+
+
+def _quantity(value: int) -> int:
+    if value <= 0:
+        raise BadInput("invalid_request", f"quantity must be positive, not {value}")
+    return value
+
+
+def parse_replace(body: Any, order_id: str) -> tuple[int, int, str, int]:
+    """(order id, owner, price text, quantity) of a replace; the price is checked on its tick."""
+    change = _validate(ReplaceIn, body)
+    wanted = _query_int(order_id, "order_id", ID_MAX)
+    return wanted, _id(change.owner, "owner"), change.price, _quantity(change.quantity)
+
+
+def parse_order(body: Any, exchange: _Exchange) -> tuple[NewOrder, Decimal, str]:
+    """The body as a :class:`NewOrder` (``now`` = 0), its tick and its symbol."""
+    order = _validate(OrderIn, body)
     instrument = exchange.instrument(order.symbol)
     tick = instrument.spec.tick
     if order.quantity <= 0:
@@ -218,9 +270,7 @@ def parse_order(body: Any, exchange: _Exchange) -> tuple[NewOrder, Decimal, str]
         raise BadInput("invalid_request", "price: required for a limit order")
     if kind is OrderType.MARKET and order.price is not None:
         raise BadInput("invalid_request", "price: a market order has none (its band decides)")
-    price = 0 if order.price is None else to_ticks(order.price, tick)
-    if kind is OrderType.LIMIT and price <= 0:
-        raise BadInput("invalid_price", f"a limit price must be positive, not {order.price}")
+    price = 0 if order.price is None else _limit_price(order.price, tick)
     command = NewOrder(_id(order.owner, "owner"), _id(order.client_order_id, "client_order_id"),
                        Side(order.side), price, order.quantity, kind,
                        TimeInForce(order.time_in_force), order.expire_at, order.post_only,
@@ -248,16 +298,20 @@ async def _read(request: Request, symbol: str, read: Callable[[Book], T]) -> T |
 
 async def _apply(request: Request, symbol: str, tick: Decimal,
                  make: Callable[[int], Command]) -> dict[str, Any] | JSONResponse:
-    """Apply ``make(now)`` to the symbol's book, under its lock; the events (422 if rejected)."""
+    """Apply ``make(now)`` to the symbol's book, under its lock, and publish the book and its
+    trades to the feed; the events (422 if rejected)."""
     exchange = _exchange(request)
     async with exchange.lock(symbol):
         try:
             book = await exchange.book(request, symbol)
-            now = max(time.time_ns(), book.book.now)
+            now, prev_seq = max(time.time_ns(), book.book.now), book.book.seq
             events = await asyncio.to_thread(book.apply, make(now))
         except StoreError as exc:
             exchange.books.pop(symbol, None)  # reopen (replay) on the next request
             return JSONResponse(error_body("store_unavailable", str(exc)), status_code=503)
+        feed = market_feed(request.app.state)
+        if feed.watching(symbol):  # still under the lock: the feed keeps the book's order
+            feed.publish(symbol, feed_messages(symbol, tick, book.book, events, prev_seq))
     body: dict[str, Any] = {"events": [event_json(e, tick) for e in events]}
     rejected = next((e for e in events if isinstance(e, Rejected)), None)
     if rejected is not None:
@@ -265,6 +319,31 @@ async def _apply(request: Request, symbol: str, tick: Decimal,
                                f"the {symbol} book rejected the command: {rejected.reason}"))
         return JSONResponse(body, status_code=422)
     return body
+
+
+STREAM_LEVELS = 10  # L2 levels per side in the feed's book messages
+
+
+def book_json(symbol: str, tick: Decimal, depth: Depth) -> dict[str, Any]:
+    """L1 (the first level of each side) and L2 of ``depth``, with its sequence number."""
+    return {"symbol": symbol, "seq": depth.seq,
+            "bid": _level_json(depth.bids[0] if depth.bids else None, tick),
+            "ask": _level_json(depth.asks[0] if depth.asks else None, tick),
+            "bids": [_level_json(lv, tick) for lv in depth.bids],
+            "asks": [_level_json(lv, tick) for lv in depth.asks]}
+
+
+def feed_messages(symbol: str, tick: Decimal, book: Book, events: tuple[Event, ...],
+                  prev_seq: int) -> list[Message]:
+    """A command's messages: one ``trade`` per fill, then the ``book`` as it now stands, whose
+    ``prev_seq`` is the book's ``seq`` before the command (a client that saw another missed
+    something)."""
+    messages: list[Message] = [
+        {"type": "trade", "symbol": symbol, "seq": e.seq, **_trade_json(e.trade, tick)}
+        for e in events if isinstance(e, Fill)]
+    messages.append({"type": "book", **book_json(symbol, tick, book.depth(STREAM_LEVELS)),
+                     "prev_seq": prev_seq})
+    return messages
 
 
 def exchange_router() -> APIRouter:
@@ -300,6 +379,34 @@ def exchange_router() -> APIRouter:
             return _bad(exc)
         return await _apply(request, symbol, tick, lambda now: Cancel(who, wanted, now))
 
+    @router.post("/orders/{symbol}/{order_id}/replace", response_model=None)
+    async def replace_order(request: Request, symbol: str, order_id: str,
+                            body: Annotated[Any, Body()] = None) -> dict[str, Any] | JSONResponse:
+        """Change a resting order's price and total quantity: `{"owner", "price", "quantity"}`.
+        It keeps its time priority only at the same price with no more quantity."""
+        try:
+            tick = _exchange(request).instrument(symbol).spec.tick
+            wanted, who, price_text, quantity = parse_replace(body, order_id)
+            price = _limit_price(price_text, tick)
+        except BadInput as exc:
+            return _bad(exc)
+        return await _apply(request, symbol, tick,
+                            lambda now: Replace(who, wanted, price, quantity, now))
+
+    @router.post("/mass-cancel", response_model=None)
+    async def mass_cancel(request: Request,
+                          body: Annotated[Any, Body()] = None) -> dict[str, Any] | JSONResponse:
+        """Cancel every resting order of `owner` in `symbol` (one `side` only, if given)."""
+        try:
+            wanted = _validate(MassCancelIn, body)
+            tick = _exchange(request).instrument(wanted.symbol).spec.tick
+            who = _id(wanted.owner, "owner")
+        except BadInput as exc:
+            return _bad(exc)
+        side = None if wanted.side is None else Side(wanted.side)
+        return await _apply(request, wanted.symbol, tick,
+                            lambda now: MassCancel(who, side, now))
+
     @router.get("/book/{symbol}", response_model=None)
     async def book(request: Request, symbol: str,
                    levels: str = str(LEVELS_DEFAULT)) -> dict[str, Any] | JSONResponse:
@@ -310,14 +417,10 @@ def exchange_router() -> APIRouter:
             count = _query_int(levels, "levels", LEVELS_MAX)
         except BadInput as exc:
             return _bad(exc)
-        read = await _read(request, symbol, lambda b: (b.top_of_book(), b.depth(count)))
-        if isinstance(read, JSONResponse):
-            return read
-        top, depth = read
-        return {"symbol": symbol, "seq": depth.seq,
-                "bid": _level_json(top.bid, tick), "ask": _level_json(top.ask, tick),
-                "bids": [_level_json(lv, tick) for lv in depth.bids],
-                "asks": [_level_json(lv, tick) for lv in depth.asks]}
+        depth = await _read(request, symbol, lambda b: b.depth(count))
+        if isinstance(depth, JSONResponse):
+            return depth
+        return book_json(symbol, tick, depth)
 
     @router.get("/trades", response_model=None)
     async def trades(request: Request, symbol: str = "",
@@ -337,4 +440,5 @@ def exchange_router() -> APIRouter:
     return router
 
 
-__all__ = ["BadInput", "OrderIn", "event_json", "exchange_router", "from_ticks", "to_ticks"]
+__all__ = ["STREAM_LEVELS", "BadInput", "MassCancelIn", "OrderIn", "ReplaceIn", "book_json",
+           "event_json", "exchange_router", "feed_messages", "from_ticks", "to_ticks"]
