@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -239,3 +240,33 @@ def test_mass_cancel_one_side_then_all(server: str, request: pytest.FixtureReque
     assert book["asks"] == [{"price": "16.00", "quantity": 1, "orders": 1}]
     rest = httpx.post(url, json={"symbol": symbol, "owner": owner}, timeout=TIMEOUT_S)
     assert len(_body(rest)["events"]) == 1 and _book(server, symbol)["asks"] == []
+
+
+def test_option_book_quotes_against_the_model(server: str,
+                                              request: pytest.FixtureRequest) -> None:
+    maker, taker = _owners(request, 2)
+    listed = _body(httpx.get(f"{server}/api/exchange/instruments", timeout=TIMEOUT_S))
+    future = _futures(server, "TKE")[1]
+    call = next(i["symbol"] for i in listed["instruments"]
+                if i["underlying"] == future and i["option_type"] == "call"
+                and i["strike"] == "0.60")
+    assert "model" not in _book(server, future)
+    model = _book(server, call)["model"]
+    assert (model["future"], model["future_source"]) == ("0.600000", "reference")
+    assert (model["volatility"], model["rate"]) == ("0.600000", "0.040000")
+    assert model["option_type"] == "call" and model["strike"] == "0.600000"
+    assert 0 < Decimal(model["price"]) < Decimal("0.6") and 0 < Decimal(model["delta"]) < 1
+    assert model["bid_implied_volatility"] is None
+    for n, side, price in ((1, "buy", "0.640"), (2, "sell", "0.660")):
+        placed = _order(server, {"symbol": future, "owner": maker, "client_order_id": n,
+                                 "side": side, "price": price, "quantity": 1})
+        assert placed.status_code == 200, placed.text
+    bid = _order(server, {"symbol": call, "owner": taker, "client_order_id": 1, "side": "buy",
+                          "price": model["price"][:5], "quantity": 1})
+    assert bid.status_code == 200, bid.text
+    again = _book(server, call)["model"]
+    assert (again["future"], again["future_source"]) == ("0.650000", "mid")
+    assert Decimal(again["price"]) > Decimal(model["price"])  # F rose: the call is worth more
+    assert again["bid_implied_volatility"] is not None
+    assert again["ask_implied_volatility"] is None
+    assert Decimal(again["bid_implied_volatility"]) < Decimal("0.6")  # bid below the value

@@ -65,6 +65,7 @@ from tokenomy.exchange import (
     Trade,
 )
 from tokenomy.exchange.contracts import Instrument, bundled_specs, instruments
+from tokenomy.exchange.option_quotes import quote_option
 from tokenomy.gateway.errors import error_body
 from tokenomy.gateway.market_feed import Message, market_feed
 from tokenomy.store import StoreError
@@ -410,17 +411,26 @@ def exchange_router() -> APIRouter:
     @router.get("/book/{symbol}", response_model=None)
     async def book(request: Request, symbol: str,
                    levels: str = str(LEVELS_DEFAULT)) -> dict[str, Any] | JSONResponse:
-        """L1 (best bid and ask) and L2 (the best `levels` price levels per side)."""
+        """L1 (best bid and ask) and L2 (the best `levels` price levels per side); an option's
+        book adds `model`: its Black-76 value and greeks at the underlying future's price, and
+        the volatility its best bid and ask imply (exchange/option_quotes.py)."""
         exchange = _exchange(request)
         try:
-            tick = exchange.instrument(symbol).spec.tick
+            instrument = exchange.instrument(symbol)
             count = _query_int(levels, "levels", LEVELS_MAX)
         except BadInput as exc:
             return _bad(exc)
         depth = await _read(request, symbol, lambda b: b.depth(count))
         if isinstance(depth, JSONResponse):
             return depth
-        return book_json(symbol, tick, depth)
+        body = book_json(symbol, instrument.spec.tick, depth)
+        if instrument.underlying is None:
+            return body
+        future = await _read(request, instrument.underlying, lambda b: (b.depth(1), b.trades(1)))
+        if isinstance(future, JSONResponse):
+            return future
+        body["model"] = quote_option(instrument, date.today(), depth, *future).to_json()
+        return body
 
     @router.get("/trades", response_model=None)
     async def trades(request: Request, symbol: str = "",
