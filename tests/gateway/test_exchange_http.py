@@ -174,6 +174,118 @@ def test_bad_bodies_change_nothing(server: str, request: pytest.FixtureRequest) 
     assert _book(server, symbol)["seq"] == 0  # nothing was journaled
 
 
+def _replace(server: str, symbol: str, order_id: object, body: Any) -> httpx.Response:
+    return httpx.post(f"{server}/api/exchange/orders/{symbol}/{order_id}/replace", json=body,
+                      timeout=TIMEOUT_S)
+
+
+def test_replace_keeps_or_loses_priority(server: str, request: pytest.FixtureRequest) -> None:
+    first, second, taker = _owners(request, 3, server)
+    symbol = _futures(server, "TKF")[3]
+    ids = []
+    for owner in (first, second):
+        placed = _order(server, {"symbol": symbol, "owner": owner, "client_order_id": 1,
+                                 "side": "sell", "price": "16.00", "quantity": 4})
+        ids.append(_body(placed)["events"][0]["order_id"])
+    smaller = _replace(server, symbol, ids[0], {"owner": first, "price": "16.00", "quantity": 3})
+    assert smaller.status_code == 200, smaller.text
+    (replaced,) = _body(smaller)["events"]
+    assert replaced["type"] == "replaced" and replaced["kept_priority"] is True
+    assert (replaced["price"], replaced["quantity"], replaced["leaves"]) == ("16.00", 3, 3)
+    moved = _replace(server, symbol, ids[0], {"owner": first, "price": "15.99", "quantity": 3})
+    assert _body(moved)["events"][0]["kept_priority"] is False
+    back = _replace(server, symbol, ids[0], {"owner": first, "price": "16.00", "quantity": 3})
+    assert _body(back)["events"][0]["kept_priority"] is False  # now behind the second order
+    take = _order(server, {"symbol": symbol, "owner": taker, "client_order_id": 1,
+                           "side": "buy", "price": "16.00", "quantity": 1,
+                           "time_in_force": "ioc"})
+    assert _body(take)["events"][1]["trade"]["maker_owner"] == second
+    assert _book(server, symbol)["ask"] == {"price": "16.00", "quantity": 6, "orders": 2}
+
+
+def test_bad_replace_changes_nothing(server: str, request: pytest.FixtureRequest) -> None:
+    (owner,) = _owners(request, 1, server)
+    symbol = _futures(server, "TKF")[4]
+    placed = _order(server, {"symbol": symbol, "owner": owner, "client_order_id": 1,
+                             "side": "buy", "price": "14.00", "quantity": 2})
+    order_id = _body(placed)["events"][0]["order_id"]
+    good = {"owner": owner, "price": "14.01", "quantity": 2}
+    bads: list[Any] = [None, [good], {}, {**good, "price": "14.001"}, {**good, "price": 14},
+                       {**good, "price": "0"}, {**good, "quantity": 0}, {**good, "owner": 0},
+                       {**good, "extra": 1}, {k: v for k, v in good.items() if k != "owner"}]
+    for bad in bads:
+        response = _replace(server, symbol, order_id, bad)
+        assert response.status_code == 400, (bad, response.text)
+        assert set(_body(response)["error"]) == {"type", "message"}
+    assert _replace(server, symbol, "x", good).status_code == 400
+    unknown_symbol = _replace(server, "NOPE-Z99", order_id, good)
+    assert unknown_symbol.status_code == 404
+    assert _body(unknown_symbol)["error"]["type"] == "unknown_symbol"
+    seq = _book(server, symbol)["seq"]
+    for who, target in ((owner + 1, order_id), (owner, order_id + 10_000)):
+        wrong = _replace(server, symbol, target, {**good, "owner": who})
+        assert wrong.status_code == 422 and _body(wrong)["error"]["type"] == "unknown_order"
+    book = _book(server, symbol)
+    assert book["bid"] == {"price": "14.00", "quantity": 2, "orders": 1}
+    assert book["seq"] == seq + 2  # the two rejections, nothing else
+
+
+def test_mass_cancel_one_side_then_all(server: str, request: pytest.FixtureRequest) -> None:
+    owner, other = _owners(request, 2, server)
+    symbol = _futures(server, "TKF")[5]
+    for n, (who, side, price) in enumerate([(owner, "buy", "14.00"), (owner, "buy", "14.10"),
+                                            (owner, "sell", "16.00"), (other, "buy", "14.20")]):
+        placed = _order(server, {"symbol": symbol, "owner": who, "client_order_id": n + 1,
+                                 "side": side, "price": price, "quantity": 1})
+        assert placed.status_code == 200, placed.text
+    url = f"{server}/api/exchange/mass-cancel"
+    for bad in ({"symbol": symbol, "owner": owner, "side": "both"}, {"symbol": symbol},
+                {"symbol": symbol, "owner": -1}, {"symbol": symbol, "owner": owner, "x": 1}):
+        assert httpx.post(url, json=bad, timeout=TIMEOUT_S).status_code == 400, bad
+    missing = httpx.post(url, json={"symbol": "NOPE", "owner": owner}, timeout=TIMEOUT_S)
+    assert missing.status_code == 404
+    buys = httpx.post(url, json={"symbol": symbol, "owner": owner, "side": "buy"},
+                      timeout=TIMEOUT_S)
+    assert buys.status_code == 200, buys.text
+    events = _body(buys)["events"]
+    assert [(e["type"], e["reason"]) for e in events] == [("cancelled", "mass_cancel")] * 2
+    book = _book(server, symbol)
+    assert book["bids"] == [{"price": "14.20", "quantity": 1, "orders": 1}]
+    assert book["asks"] == [{"price": "16.00", "quantity": 1, "orders": 1}]
+    rest = httpx.post(url, json={"symbol": symbol, "owner": owner}, timeout=TIMEOUT_S)
+    assert len(_body(rest)["events"]) == 1 and _book(server, symbol)["asks"] == []
+
+
+def test_option_book_quotes_against_the_model(server: str,
+                                              request: pytest.FixtureRequest) -> None:
+    maker, taker = _owners(request, 2, server)
+    listed = _body(httpx.get(f"{server}/api/exchange/instruments", timeout=TIMEOUT_S))
+    future = _futures(server, "TKE")[1]
+    call = next(i["symbol"] for i in listed["instruments"]
+                if i["underlying"] == future and i["option_type"] == "call"
+                and i["strike"] == "0.60")
+    assert "model" not in _book(server, future)
+    model = _book(server, call)["model"]
+    assert (model["future"], model["future_source"]) == ("0.600000", "reference")
+    assert (model["volatility"], model["rate"]) == ("0.600000", "0.040000")
+    assert model["option_type"] == "call" and model["strike"] == "0.600000"
+    assert 0 < Decimal(model["price"]) < Decimal("0.6") and 0 < Decimal(model["delta"]) < 1
+    assert model["bid_implied_volatility"] is None
+    for n, side, price in ((1, "buy", "0.610"), (2, "sell", "0.630")):
+        placed = _order(server, {"symbol": future, "owner": maker, "client_order_id": n,
+                                 "side": side, "price": price, "quantity": 1})
+        assert placed.status_code == 200, placed.text
+    bid = _order(server, {"symbol": call, "owner": taker, "client_order_id": 1, "side": "buy",
+                          "price": model["price"][:5], "quantity": 1})
+    assert bid.status_code == 200, bid.text
+    again = _book(server, call)["model"]
+    assert (again["future"], again["future_source"]) == ("0.620000", "mid")
+    assert Decimal(again["price"]) > Decimal(model["price"])  # F rose: the call is worth more
+    assert again["bid_implied_volatility"] is not None
+    assert again["ask_implied_volatility"] is None
+    assert Decimal(again["bid_implied_volatility"]) < Decimal("0.6")  # bid below the value
+
+
 # -- clearing over HTTP -----------------------------------------------------------------------
 
 
@@ -216,12 +328,12 @@ def test_clearing_refusals_are_422_and_change_nothing(server: str,
                                                       request: pytest.FixtureRequest) -> None:
     (owner,) = _owners(request, 1, server)
     poor = owner + 500  # never funded
-    symbol = _futures(server, "TKF")[-1]
+    symbol = _futures(server, "TKE")[-1]  # its own book: index $0.55, band ±15 %
     body = {"symbol": symbol, "owner": owner, "client_order_id": 1, "side": "buy",
-            "price": "25.00", "quantity": 1}
+            "price": "25.000", "quantity": 1}
     answer = _order(server, body)
     assert answer.status_code == 422 and _body(answer)["error"]["type"] == "price_outside_band"
-    answer = _order(server, {**body, "owner": poor, "price": "15.00"})
+    answer = _order(server, {**body, "owner": poor, "price": "0.550"})
     assert answer.status_code == 422
     assert _body(answer)["error"]["type"] == "insufficient_buying_power"
     assert _book(server, symbol)["bids"] == []

@@ -1,5 +1,7 @@
 """Market commands: ``market option-price`` (Black-76 price and greeks, or implied volatility)
-and ``market instruments`` (the instruments listed from the bundled contract specs on a day).
+and ``market instruments`` (the instruments listed from the bundled contract specs on a day);
+trading over HTTP in :mod:`~tokenomy.cli.market_trade`, the simulated market day in
+:mod:`~tokenomy.cli.market_simulate`.
 
 Every number is read from the command-line text with ``Decimal`` (never through a float) and
 printed rounded half-even to :data:`DECIMALS` places; with ``--json`` as decimal strings.
@@ -15,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tokenomy.cli import market_simulate, market_trade
 from tokenomy.cli._common import JsonFlag, fail, print_json
 from tokenomy.exchange.black76 import (
     PRECISION,
@@ -46,10 +49,12 @@ _UNITS = {
 
 
 def register(app: typer.Typer) -> None:
-    market_app = typer.Typer(help="The exchange's market tools: instruments, option pricing.",
-                             no_args_is_help=True)
+    market_app = typer.Typer(help="The exchange: instruments, option pricing, trading over "
+                             "HTTP, and a simulated market day.", no_args_is_help=True)
     market_app.command("option-price")(option_price)
     market_app.command("instruments")(list_instruments)
+    market_trade.register(market_app)
+    market_simulate.register(market_app)
     app.add_typer(market_app, name="market")
 
 

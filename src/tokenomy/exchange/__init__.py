@@ -10,7 +10,10 @@ quantities positive integers; the same command stream always gives the same even
 
 Beside the book: :mod:`~tokenomy.exchange.contracts` (grades, CME-style contract specs and the
 instruments they list), :mod:`~tokenomy.exchange.index` (the token price index per grade) and
-:mod:`~tokenomy.exchange.black76` (option prices, greeks, implied volatility).
+:mod:`~tokenomy.exchange.black76` (option prices, greeks, implied volatility),
+:mod:`~tokenomy.exchange.option_quotes` (an option book's Black-76 value at its future's price)
+and :mod:`~tokenomy.exchange.simulate` (a seeded market day of producers, consumers and
+hedgers on in-memory books).
 """
 
 from tokenomy.exchange.book import DEFAULT_LIMITS, Book, BookLimits

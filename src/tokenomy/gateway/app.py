@@ -24,6 +24,7 @@ from tokenomy.gateway.admission import Admission
 from tokenomy.gateway.errors import install_error_handlers
 from tokenomy.gateway.exchange_clearing_routes import clearing_router
 from tokenomy.gateway.exchange_routes import exchange_router, exchange_state
+from tokenomy.gateway.exchange_stream import exchange_stream_router
 from tokenomy.gateway.ledger_routes import install_ledger_error_handlers, ledger_router
 from tokenomy.gateway.meter_routes import meter_router
 from tokenomy.gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -131,6 +132,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(exchange_router())
     app.include_router(clearing_router())
     app.include_router(report_router(lambda: pricing))
+    app.include_router(exchange_stream_router())
     app.include_router(proxy_router(lambda request: request.app.state.gateway))
     app.include_router(x402_router(lambda request: request.app.state.facilitator))
     return app

@@ -24,7 +24,12 @@ and fills move money and credits in the same transaction; a refusal is a 422 nam
 reason. A book opened for the first time takes the grade's index value as its reference.
 Positions, deposits, credits and settlement: :mod:`tokenomy.gateway.exchange_clearing_routes`.
 
-Not done: authentication (``owner`` is whatever the caller says).
+Every applied command is also published, as L2 ``book`` and ``trade`` messages, to the
+process's :mod:`~tokenomy.gateway.market_feed` (the websocket in
+:mod:`~tokenomy.gateway.exchange_stream`). An option's book carries the Black-76 model value
+(:mod:`~tokenomy.exchange.option_quotes`).
+
+Not done: EndOfDay over HTTP, and authentication (``owner`` is whatever the caller says).
 """
 
 from __future__ import annotations
@@ -42,17 +47,22 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr, ValidationError
+from starlette.requests import HTTPConnection
 
 from tokenomy.exchange import (
     ID_MAX,
     Book,
     Cancel,
     Command,
+    Depth,
     Event,
+    Fill,
     Level,
+    MassCancel,
     NewOrder,
     OrderType,
     Rejected,
+    Replace,
     SelfTradePrevention,
     Side,
     TimeInForce,
@@ -60,7 +70,9 @@ from tokenomy.exchange import (
 )
 from tokenomy.exchange.contracts import Instrument, bundled_specs, instruments
 from tokenomy.exchange.index import ListPrices, compute_index, parse_grade
+from tokenomy.exchange.option_quotes import quote_option
 from tokenomy.gateway.errors import error_body
+from tokenomy.gateway.market_feed import Message, market_feed
 from tokenomy.store import StoreError
 from tokenomy.store.exchange_clearing import ClearedBook
 
@@ -88,6 +100,20 @@ class OrderIn(BaseModel):
     post_only: StrictBool = False
     expire_at: StrictInt = 0  # GTD only: nanoseconds since the epoch
     stp: Literal["cancel_newest", "cancel_oldest", "cancel_both"] = "cancel_newest"
+
+
+class ReplaceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    owner: StrictInt
+    price: StrictStr
+    quantity: StrictInt
+
+
+class MassCancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    symbol: StrictStr
+    owner: StrictInt
+    side: Literal["buy", "sell"] | None = None
 
 
 class BadInput(ValueError):
@@ -125,7 +151,7 @@ class _Exchange:
     def lock(self, symbol: str) -> asyncio.Lock:
         return self.locks.setdefault(symbol, asyncio.Lock())
 
-    async def book(self, request: Request, symbol: str) -> ClearedBook:
+    async def book(self, request: HTTPConnection, symbol: str) -> ClearedBook:
         """The symbol's cleared book (opened and replayed on first use); hold :meth:`lock`."""
         book = self.books.get(symbol)
         if book is None or book.broken:
@@ -143,7 +169,7 @@ class _Exchange:
         return max(int((value / spec.tick).to_integral_value()), 1)
 
 
-def _exchange(request: Request) -> _Exchange:
+def _exchange(request: HTTPConnection) -> _Exchange:
     found: _Exchange = request.app.state.exchange  # set by exchange_router's caller
     return found
 
@@ -210,14 +236,41 @@ def _query_int(text: str, name: str, maximum: int) -> int:
     return int(text)
 
 
-def parse_order(body: Any, exchange: _Exchange) -> tuple[NewOrder, Decimal, str]:
-    """The body as a :class:`NewOrder` (``now`` = 0), its tick and its symbol."""
+M = TypeVar("M", bound=BaseModel)
+
+
+def _validate(model: type[M], body: Any) -> M:
     try:
-        order = OrderIn.model_validate(body)
+        return model.model_validate(body)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
                              for e in exc.errors())
         raise BadInput("invalid_request", problems) from None
+
+
+def _limit_price(text: str, tick: Decimal) -> int:
+    price = to_ticks(text, tick)
+    if price <= 0:
+        raise BadInput("invalid_price", f"a limit price must be positive, not {text}")
+    return price
+
+
+def _quantity(value: int) -> int:
+    if value <= 0:
+        raise BadInput("invalid_request", f"quantity must be positive, not {value}")
+    return value
+
+
+def parse_replace(body: Any, order_id: str) -> tuple[int, int, str, int]:
+    """(order id, owner, price text, quantity) of a replace; the price is checked on its tick."""
+    change = _validate(ReplaceIn, body)
+    wanted = _query_int(order_id, "order_id", ID_MAX)
+    return wanted, _id(change.owner, "owner"), change.price, _quantity(change.quantity)
+
+
+def parse_order(body: Any, exchange: _Exchange) -> tuple[NewOrder, Decimal, str]:
+    """The body as a :class:`NewOrder` (``now`` = 0), its tick and its symbol."""
+    order = _validate(OrderIn, body)
     instrument = exchange.instrument(order.symbol)
     tick = instrument.spec.tick
     if order.quantity <= 0:
@@ -229,9 +282,7 @@ def parse_order(body: Any, exchange: _Exchange) -> tuple[NewOrder, Decimal, str]
         raise BadInput("invalid_request", "price: required for a limit order")
     if kind is OrderType.MARKET and order.price is not None:
         raise BadInput("invalid_request", "price: a market order has none (its band decides)")
-    price = 0 if order.price is None else to_ticks(order.price, tick)
-    if kind is OrderType.LIMIT and price <= 0:
-        raise BadInput("invalid_price", f"a limit price must be positive, not {order.price}")
+    price = 0 if order.price is None else _limit_price(order.price, tick)
     command = NewOrder(_id(order.owner, "owner"), _id(order.client_order_id, "client_order_id"),
                        Side(order.side), price, order.quantity, kind,
                        TimeInForce(order.time_in_force), order.expire_at, order.post_only,
@@ -259,16 +310,21 @@ async def _read(request: Request, symbol: str, read: Callable[[Book], T]) -> T |
 
 async def _apply(request: Request, symbol: str, tick: Decimal,
                  make: Callable[[int], Command]) -> dict[str, Any] | JSONResponse:
-    """Apply ``make(now)`` to the symbol's book, under its lock; the events (422 if rejected)."""
+    """Apply ``make(now)`` to the symbol's book, under its lock, and publish the book and its
+    trades to the feed; the events (422 if rejected)."""
     exchange = _exchange(request)
     async with exchange.lock(symbol):
         try:
             book = await exchange.book(request, symbol)
-            now = max(time.time_ns(), book.book.now)
+            now, prev_seq = max(time.time_ns(), book.book.now), book.book.seq
             outcome = await asyncio.to_thread(book.submit, make(now))
         except StoreError as exc:
             exchange.books.pop(symbol, None)  # reopen (replay) on the next request
             return JSONResponse(error_body("store_unavailable", str(exc)), status_code=503)
+        feed = market_feed(request.app.state)
+        if feed.watching(symbol) and outcome.events:  # under the lock: the book's order
+            feed.publish(symbol, feed_messages(symbol, tick, book.book, outcome.events,
+                                               prev_seq))
     body: dict[str, Any] = {"events": [event_json(e, tick) for e in outcome.events]}
     if outcome.reject is not None:
         body.update(error_body(outcome.reject.value, f"clearing refused the order on "
@@ -285,6 +341,31 @@ async def _apply(request: Request, symbol: str, tick: Decimal,
 def exchange_state(prices: ListPrices) -> _Exchange:
     """What the routes keep on ``app.state.exchange``: books, locks, today's instruments."""
     return _Exchange(prices)
+
+
+STREAM_LEVELS = 10  # L2 levels per side in the feed's book messages
+
+
+def book_json(symbol: str, tick: Decimal, depth: Depth) -> dict[str, Any]:
+    """L1 (the first level of each side) and L2 of ``depth``, with its sequence number."""
+    return {"symbol": symbol, "seq": depth.seq,
+            "bid": _level_json(depth.bids[0] if depth.bids else None, tick),
+            "ask": _level_json(depth.asks[0] if depth.asks else None, tick),
+            "bids": [_level_json(lv, tick) for lv in depth.bids],
+            "asks": [_level_json(lv, tick) for lv in depth.asks]}
+
+
+def feed_messages(symbol: str, tick: Decimal, book: Book, events: tuple[Event, ...],
+                  prev_seq: int) -> list[Message]:
+    """A command's messages: one ``trade`` per fill, then the ``book`` as it now stands, whose
+    ``prev_seq`` is the book's ``seq`` before the command (a client that saw another missed
+    something)."""
+    messages: list[Message] = [
+        {"type": "trade", "symbol": symbol, "seq": e.seq, **_trade_json(e.trade, tick)}
+        for e in events if isinstance(e, Fill)]
+    messages.append({"type": "book", **book_json(symbol, tick, book.depth(STREAM_LEVELS)),
+                     "prev_seq": prev_seq})
+    return messages
 
 
 def exchange_router() -> APIRouter:
@@ -320,24 +401,57 @@ def exchange_router() -> APIRouter:
             return _bad(exc)
         return await _apply(request, symbol, tick, lambda now: Cancel(who, wanted, now))
 
+    @router.post("/orders/{symbol}/{order_id}/replace", response_model=None)
+    async def replace_order(request: Request, symbol: str, order_id: str,
+                            body: Annotated[Any, Body()] = None) -> dict[str, Any] | JSONResponse:
+        """Change a resting order's price and total quantity: `{"owner", "price", "quantity"}`.
+        It keeps its time priority only at the same price with no more quantity."""
+        try:
+            tick = _exchange(request).instrument(symbol).spec.tick
+            wanted, who, price_text, quantity = parse_replace(body, order_id)
+            price = _limit_price(price_text, tick)
+        except BadInput as exc:
+            return _bad(exc)
+        return await _apply(request, symbol, tick,
+                            lambda now: Replace(who, wanted, price, quantity, now))
+
+    @router.post("/mass-cancel", response_model=None)
+    async def mass_cancel(request: Request,
+                          body: Annotated[Any, Body()] = None) -> dict[str, Any] | JSONResponse:
+        """Cancel every resting order of `owner` in `symbol` (one `side` only, if given)."""
+        try:
+            wanted = _validate(MassCancelIn, body)
+            tick = _exchange(request).instrument(wanted.symbol).spec.tick
+            who = _id(wanted.owner, "owner")
+        except BadInput as exc:
+            return _bad(exc)
+        side = None if wanted.side is None else Side(wanted.side)
+        return await _apply(request, wanted.symbol, tick,
+                            lambda now: MassCancel(who, side, now))
+
     @router.get("/book/{symbol}", response_model=None)
     async def book(request: Request, symbol: str,
                    levels: str = str(LEVELS_DEFAULT)) -> dict[str, Any] | JSONResponse:
-        """L1 (best bid and ask) and L2 (the best `levels` price levels per side)."""
+        """L1 (best bid and ask) and L2 (the best `levels` price levels per side); an option's
+        book adds `model`: its Black-76 value and greeks at the underlying future's price, and
+        the volatility its best bid and ask imply (exchange/option_quotes.py)."""
         exchange = _exchange(request)
         try:
-            tick = exchange.instrument(symbol).spec.tick
+            instrument = exchange.instrument(symbol)
             count = _query_int(levels, "levels", LEVELS_MAX)
         except BadInput as exc:
             return _bad(exc)
-        read = await _read(request, symbol, lambda b: (b.top_of_book(), b.depth(count)))
-        if isinstance(read, JSONResponse):
-            return read
-        top, depth = read
-        return {"symbol": symbol, "seq": depth.seq,
-                "bid": _level_json(top.bid, tick), "ask": _level_json(top.ask, tick),
-                "bids": [_level_json(lv, tick) for lv in depth.bids],
-                "asks": [_level_json(lv, tick) for lv in depth.asks]}
+        depth = await _read(request, symbol, lambda b: b.depth(count))
+        if isinstance(depth, JSONResponse):
+            return depth
+        body = book_json(symbol, instrument.spec.tick, depth)
+        if instrument.underlying is None:
+            return body
+        future = await _read(request, instrument.underlying, lambda b: (b.depth(1), b.trades(1)))
+        if isinstance(future, JSONResponse):
+            return future
+        body["model"] = quote_option(instrument, date.today(), depth, *future).to_json()
+        return body
 
     @router.get("/trades", response_model=None)
     async def trades(request: Request, symbol: str = "",
@@ -357,5 +471,6 @@ def exchange_router() -> APIRouter:
     return router
 
 
-__all__ = ["BadInput", "OrderIn", "event_json", "exchange_router", "exchange_state", "from_ticks",
+__all__ = ["STREAM_LEVELS", "BadInput", "MassCancelIn", "OrderIn", "ReplaceIn", "book_json",
+           "event_json", "exchange_router", "exchange_state", "feed_messages", "from_ticks",
            "to_ticks"]

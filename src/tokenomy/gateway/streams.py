@@ -51,6 +51,13 @@ def cost_fields(ticket: Ticket, settled: Settled, usage: Usage | None,
             "price_version": settled.quote.version if settled.quote else ""}
 
 
+def _terminal(event: bytes) -> bool:
+    """The family's last event: chat's ``[DONE]``, Anthropic's ``message_stop``, the
+    Responses API's ``response.completed``."""
+    return (event.startswith(b"data: [DONE]") or event.startswith(b"event: message_stop")
+            or event.startswith(b"event: response.completed"))
+
+
 class StreamRelay:
     """One stream from an upstream to a client."""
 
@@ -62,6 +69,7 @@ class StreamRelay:
         self.finished = False
         self.complete = False  # the upstream's stream ended normally and all of it was sent
         self.sent: list[bytes] = []  # what the client received, for an idempotent replay
+        self.recorded = False  # the replay is stored (before the terminal event went out)
 
     async def events(self) -> AsyncIterator[bytes]:
         buffer = bytearray()
@@ -74,6 +82,8 @@ class StreamRelay:
                 for event in split_events(buffer):
                     out = await self._forward(event)
                     if out:
+                        if self.ticket.idempotency_key and _terminal(event):
+                            await self._record_done(out)  # before the client can retry
                         yield out
                         self._delivered(out)
             if buffer.strip():
@@ -107,6 +117,17 @@ class StreamRelay:
                               "code": "upstream_error"}}
             return b"data: " + json.dumps(data).encode() + b"\n\n"
         return b"event: error\ndata: " + json.dumps(data).encode() + b"\n\n"
+
+    async def _record_done(self, last: bytes) -> None:
+        """The stream's last event is next: record the replay (all of it) first, so a retry
+        arriving the moment the client has it replays instead of answering 409."""
+        if not self.finished:
+            return
+        t = self.ticket
+        body = b"".join((*self.sent, last)).decode("utf-8", "replace")
+        await self.gateway.admission.writer.submit(
+            (), (), ((t.caller.key.id, t.idempotency_key, 200, "text/event-stream", body),))
+        self.recorded = True
 
     def _delivered(self, out: bytes) -> None:
         if self.ticket.idempotency_key:
@@ -167,7 +188,7 @@ class StreamRelay:
             await self._finish(self._counted(), "client_disconnect", "")
         await self.response.aclose()
         key, t = self.ticket.idempotency_key, self.ticket
-        if not key:
+        if not key or self.recorded:
             return
         if self.complete:  # replayable: what the client received, byte for byte
             body = b"".join(self.sent).decode("utf-8", "replace")
