@@ -126,6 +126,12 @@ def _orders(seeded: Seeded) -> None:
     orders = [("TKF-SPOT", 1, 1, "sell", "15.00", 5), ("TKF-SPOT", 2, 1, "buy", "15.00", 2),
               ("TKF-SPOT", 2, 2, "buy", "14.50", 3), (future, 1, 3, "sell", "16.00", 1),
               (future, 2, 4, "buy", "16.00", 1)]
+    for route, body in (("deposits", {"owner": 1, "amount": "1000", "id": "seed"}),
+                        ("deposits", {"owner": 2, "amount": "1000", "id": "seed"}),
+                        ("credits", {"owner": 1, "grade": "FRONTIER-OUT", "tokens": 10**8,
+                                     "id": "seed"})):  # clearing holds buying power
+        funded = httpx.post(f"{seeded.base}/api/exchange/{route}", json=body, timeout=30)
+        assert funded.status_code == 200, funded.text
     for symbol, owner, coid, side, price, quantity in orders:
         response = httpx.post(f"{seeded.base}/api/exchange/orders", timeout=30, json={
             "symbol": symbol, "owner": owner, "client_order_id": coid, "side": side,

@@ -1,12 +1,13 @@
 """Index commands: ``index show GRADE [--at] [--history] [--json]``.
 
-The token price index from the price book's list prices (docs/token-price-index.md). The clock
-is read here only: ``--at`` defaults to now. Trades are not read yet (no trade source is wired
-in), so the published method is ``list_prices`` or ``stale``.
+The token price index (docs/token-price-index.md) from the grade's executed spot trades in the
+exchange journal (the settings' database, or ``--database-url``; none when it does not exist)
+and the price book's list prices. The clock is read here only: ``--at`` defaults to now.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -26,6 +27,7 @@ from tokenomy.cli._common import (
 from tokenomy.exchange.index import (
     MONTHLY,
     IndexInputError,
+    IndexTrade,
     IndexValue,
     compute_index,
     index_history,
@@ -51,6 +53,26 @@ def _book(config: Path | None, books: list[Path] | None) -> PriceBook:
         fail(str(exc))
 
 
+def _trades(database_url: str | None, config: Path | None, grade: str,
+            until: datetime) -> list[IndexTrade]:
+    """The grade's spot trades from the exchange journal (none when there is no database)."""
+    from tokenomy.store import StoreError, open_gateway_store, parse_url
+    from tokenomy.store.exchange_index import grade_trades
+
+    url = database_url or settings(config).database_url
+    try:
+        parsed = parse_url(url)
+        if parsed.scheme == "sqlite" and not Path(parsed.target).exists():
+            return []
+        store = open_gateway_store(url, time.time_ns)
+    except StoreError as exc:
+        fail(str(exc))
+    try:
+        return grade_trades(store, until).get(grade, [])
+    finally:
+        store.close()
+
+
 def _line(point: IndexValue) -> str:
     stale = f" (stale since {point.stale_since.date()})" if point.stale_since else ""
     return (f"{point.at.date()}  {point.grade.name:<13} {point.value:>12} USD/1M  "
@@ -65,6 +87,9 @@ def index_show(
         "--history", help="Monthly values from 2024-01-01 to --at.")] = False,
     as_json: JsonFlag = False,
     book: BookOpt = None,
+    database_url: Annotated[str | None, typer.Option(
+        "--database-url", help="Where the exchange journal is (default: the settings').")
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Show a grade's index value: value, method and constituents (or its monthly history)."""
@@ -74,11 +99,12 @@ def index_show(
     except (IndexInputError, MeterError) as exc:
         fail(str(exc))
     prices = _book(config, book)
+    trades = _trades(database_url, config, chosen.name, moment)
     try:
         if history:
-            points = index_history(prices, chosen, HISTORY_START, moment, MONTHLY)
+            points = index_history(prices, chosen, HISTORY_START, moment, MONTHLY, trades)
         else:
-            points = [compute_index(chosen, moment, prices)]
+            points = [compute_index(chosen, moment, prices, trades)]
     except IndexInputError as exc:
         fail(str(exc))
     if as_json:

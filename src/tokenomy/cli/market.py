@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tokenomy.cli import market_simulate, market_trade
+from tokenomy.cli import market_clearing, market_simulate, market_trade
 from tokenomy.cli._common import JsonFlag, fail, print_json
 from tokenomy.exchange.black76 import (
     PRECISION,
@@ -49,11 +49,13 @@ _UNITS = {
 
 
 def register(app: typer.Typer) -> None:
-    market_app = typer.Typer(help="The exchange: instruments, option pricing, trading over "
-                             "HTTP, and a simulated market day.", no_args_is_help=True)
+    market_app = typer.Typer(help="The exchange: instruments, option pricing, trading and "
+                             "clearing over HTTP, and a simulated market day.",
+                             no_args_is_help=True)
     market_app.command("option-price")(option_price)
     market_app.command("instruments")(list_instruments)
     market_trade.register(market_app)
+    market_clearing.register(market_app)
     market_simulate.register(market_app)
     app.add_typer(market_app, name="market")
 

@@ -156,7 +156,20 @@ def positions(owner: OwnerOpt, url: UrlOpt = None, config: ConfigOpt = None,
     console.print("  ".join(f"{k}: {_cell(v)}" for k, v in scalars.items()))
     for key, value in answer.items():
         if isinstance(value, list):
-            rows_table(key, [v if isinstance(v, dict) else {"value": v} for v in value])
+            rows = [v if isinstance(v, dict) else {"value": v} for v in value]
+            if key == "positions":  # the columns that fit a terminal, in reading order
+                rows = [{POSITION_COLUMNS[k]: r.get(k) for k in POSITION_COLUMNS} for r in rows]
+            elif key in ("cash", "credits", "margin"):  # only what is not all zero
+                rows = [r for r in rows if any(v not in ("0", 0) for k, v in r.items()
+                                               if k not in ("currency", "grade"))]
+            if rows or key == "positions":
+                rows_table(key, rows)
+
+
+POSITION_COLUMNS = {"symbol": "symbol", "net": "net", "open_orders": "orders",
+                    "settlement_price": "settlement", "last_trade": "last",
+                    "margin_posted": "margin", "variation_margin": "variation",
+                    "margin_call": "call"}
 
 
 def _flat(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:

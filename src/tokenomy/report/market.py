@@ -5,8 +5,9 @@ In: the store (the exchange journal: every book with a journaled command is repl
 Out: one JSON-ready :class:`MarketSnapshot` (prices as decimal strings in each contract's
 quotation, USD per 1,000,000 tokens). No market data gives empty lists, never an error.
 
-* **index**: :func:`tokenomy.exchange.index.compute_index` per grade over the trades of the
-  grade's instruments (VWAP when the volume suffices, else the median list price).
+* **index**: :func:`tokenomy.exchange.index.compute_index` per grade over the grade's spot
+  trades (:func:`~tokenomy.store.exchange_index.grade_trades`: VWAP when the volume suffices,
+  else the median list price).
 * **futures curve**: per grade, each listed future in month order with its last trade price,
   else the mid of its best bid and ask, else no price.
 """
@@ -20,8 +21,9 @@ from typing import Any
 
 from tokenomy.exchange.book import Book
 from tokenomy.exchange.contracts import Instrument, InstrumentKind, bundled_specs, instruments
-from tokenomy.exchange.index import GRADES, IndexTrade, NoIndexValueError, compute_index
+from tokenomy.exchange.index import GRADES, NoIndexValueError, compute_index
 from tokenomy.pricing import PriceBook
+from tokenomy.store.exchange_index import grade_trades
 from tokenomy.store.exchange_journal import JournaledBook
 from tokenomy.store.ledger_sql import SQLLedger
 
@@ -82,7 +84,7 @@ def snapshot(store: SQLLedger, prices: PriceBook, at: datetime) -> MarketSnapsho
         if name in listed:
             books[name] = JournaledBook.open(store, name).book
     out = MarketSnapshot(at)
-    trades_by_grade: dict[str, list[IndexTrade]] = {}
+    trades_by_grade = grade_trades(store, at)  # spot, USD, in 1M-token contracts
     for symbol, book in books.items():
         inst = listed[symbol]
         out.books.append(_book_json(inst, book))
@@ -92,11 +94,6 @@ def snapshot(store: SQLLedger, prices: PriceBook, at: datetime) -> MarketSnapsho
                                "taker_side": t.taker_side.value,
                                "at": datetime.fromtimestamp(t.now // 10**9, UTC).isoformat(),
                                "at_ns": t.now})
-        for t in book.trades():
-            when = datetime.fromtimestamp(t.now // 10**9, UTC)
-            if when <= at:
-                trades_by_grade.setdefault(inst.spec.grade.name, []).append(
-                    IndexTrade(t.price * inst.spec.tick, t.quantity, when))
     out.trades.sort(key=lambda t: (-t["at_ns"], t["symbol"], -t["trade_id"]))
     del out.trades[RECENT_TRADES:]
     for grade in GRADES:
