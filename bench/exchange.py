@@ -38,6 +38,12 @@ batches of ``JOURNAL_BATCH``: each batch is one durable transaction (group commi
 applied. Its latency columns are each command's batch time (journal + apply); its check
 reopens the journal and compares the replayed book with a plain one (target: the issue's
 ≥ 30k journaled commands/s).
+
+The cleared row is a :class:`~tokenomy.store.exchange_clearing.ClearedBook` (TKF-SPOT at
+``MID``; every owner funded with cash and credits beforehand, untimed): each command checks,
+holds buying power, journals, matches and posts its fills and holds in ONE durable SQLite
+transaction — the cost of clearing every command into the ledger as it happens. It runs the
+first ``CLEARED_COMMANDS`` commands; its check verifies the ledger and replays the journal.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -76,6 +83,19 @@ from tokenomy.exchange import (
     Side,
     TimeInForce,
 )
+from tokenomy.exchange.accounts import (
+    CODE_DEPOSIT,
+    CODE_ISSUE,
+    CREDIT_LEDGERS,
+    cash_account,
+    credit_account,
+    issuer_account,
+    member_accounts,
+)
+from tokenomy.exchange.contracts import bundled_specs, instruments
+from tokenomy.ledger.budgets import LEDGER_USD, derive_id, funding_account_id
+from tokenomy.ledger.types import Transfer
+from tokenomy.store.exchange_clearing import ClearedBook, ensure_house
 from tokenomy.store.exchange_journal import JournaledBook
 from tokenomy.store.ledger_sqlite import SQLiteLedger
 
@@ -133,6 +153,47 @@ class Journals:
 
 JOURNALS = Journals()
 
+CLEARED_COMMANDS = 5_000  # timed commands of the cleared row (one transaction each)
+CLEARED_CASH = 10**8 * 10**9  # each owner's deposit: $100M in nano-dollars
+CLEARED_CREDITS = 10**13  # each owner's FRONTIER-OUT credits (tokens)
+
+
+class Cleared:
+    """Fresh SQLite files with every owner funded, for cleared books (TKF-SPOT at MID)."""
+
+    def __init__(self) -> None:
+        self.folder = tempfile.TemporaryDirectory(prefix="tokenomy-cleared-")
+        self.stores: list[SQLiteLedger] = []
+        self.books: list[ClearedBook] = []
+
+    def apply(self) -> Apply:
+        path = Path(self.folder.name) / f"cleared-{len(self.stores)}.db"
+        store = SQLiteLedger.open(str(path), time.time_ns)
+        self.stores.append(store)
+        ensure_house(store)
+        owners = range(1, OWNERS + 1)
+        store.create_accounts([a for o in owners for a in member_accounts(o)])
+        grade = SPOT.spec.grade.name
+        store.create_transfers([Transfer(derive_id("bench-cash", str(o)), funding_account_id(
+            LEDGER_USD), cash_account(o, LEDGER_USD), CLEARED_CASH, LEDGER_USD, CODE_DEPOSIT)
+            for o in owners])
+        store.create_transfers([Transfer(derive_id("bench-credits", str(o)),
+                                         issuer_account(grade), credit_account(o, grade),
+                                         CLEARED_CREDITS, CREDIT_LEDGERS[grade], CODE_ISSUE)
+                                for o in owners])
+        book = ClearedBook.open(store, SPOT, MID)
+        self.books.append(book)
+        return lambda command: book.submit(command).events
+
+    def close(self) -> None:
+        for store in self.stores:
+            store.close()
+        self.folder.cleanup()
+
+
+CLEARED = Cleared()
+SPOT = next(i for i in instruments(bundled_specs(), date.today()) if i.symbol == "TKF-SPOT")
+
 
 @contextmanager
 def collector(row: Row) -> Iterator[None]:
@@ -155,6 +216,8 @@ ROWS = (
     Row(f"journaled to SQLite (group commit of {JOURNAL_BATCH:,} commands)",
         lambda: JOURNALS.book().apply, COMMANDS, make_many=lambda: JOURNALS.book().apply_many,
         batch=JOURNAL_BATCH),
+    Row("cleared: holds, fills and journal in the ledger, one durable transaction each",
+        CLEARED.apply, CLEARED_COMMANDS),
 )
 
 
@@ -368,6 +431,8 @@ def main() -> int:
             check = "the row above without GC pauses"
         elif row.make_many is not None:
             check = journal_check(row, stream)
+        elif row.make == CLEARED.apply:
+            check = cleared_check(row, stream)
         else:
             same = events_of(row, stream, row.count) == events_of(ROWS[0], stream, row.count)
             check = f"events equal ours on {row.count:,}: {'yes' if same else 'NO'}"
@@ -378,7 +443,8 @@ def main() -> int:
             f"{percentile_us(ordered, 0.999):.1f}", f"{ordered[-1] / 1_000:.0f}",
             f"≥ {TARGET_PER_S:,}/s, p99 ≤ {TARGET_P99_US} µs" if row.target
             else "(comparison)" if row.gc_off
-            else f"≥ {TARGET_JOURNALED_PER_S:,}/s journaled" if row.make_many else "reference",
+            else f"≥ {TARGET_JOURNALED_PER_S:,}/s journaled" if row.make_many
+            else "(no target)" if row.make == CLEARED.apply else "reference",
             check])
     print_table(["book", "commands", "commands/s", "p50 µs", "p99 µs", "p99.9 µs", "max µs",
                  "target", "check"], table)
@@ -396,7 +462,20 @@ def main() -> int:
                 kinds_table)
     print(f"\n(whole run {time.perf_counter() - started:.0f} s)")
     JOURNALS.close()
+    CLEARED.close()
     return 0
+
+
+def cleared_check(row: Row, stream: Stream) -> str:
+    """Events equal the plain book's, the ledger verifies, and the journal replays."""
+    same = events_of(row, stream, row.count) == events_of(ROWS[0], stream, row.count)
+    store, book = CLEARED.stores[-1], CLEARED.books[-1]
+    clean = not store.verify()
+    replayed = ClearedBook.open(store, SPOT, MID)
+    equal = (replayed.book.resting() == book.book.resting()
+             and replayed.clearing.positions == book.clearing.positions)
+    return (f"events equal ours: {'yes' if same else 'NO'}; ledger verify: "
+            f"{'clean' if clean else 'VIOLATIONS'}; replay equal: {'yes' if equal else 'NO'}")
 
 
 def journal_check(row: Row, stream: Stream) -> str:
