@@ -360,6 +360,7 @@ def random_commands(rng: random.Random, count: int) -> list[object]:
 
 def check_after(store: SQLLedger, book: ClearedBook, total: int) -> None:
     c = book.clearing
+    assert store.verify() == []  # the ledger's invariants after every command
     assert sum(p.net for p in c.positions.values()) == 0  # long open interest = short
     assert wealth(store) == total  # nothing made or lost
     for owner in MEMBERS:  # the cash held is exactly what the resting orders need

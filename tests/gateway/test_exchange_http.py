@@ -350,3 +350,22 @@ def test_clearing_refusals_are_422_and_change_nothing(server: str,
     assert refused["error"]["type"] == "exceeds_credits"
     assert _post(server, "deposits", {"owner": owner, "amount": "-10", "id": "w2"})["result"] \
         == "ok"
+
+
+def test_expiry_settles_at_the_index_by_default(server: str,
+                                                request: pytest.FixtureRequest) -> None:
+    long, short = _owners(request, 2, server)
+    symbol = _futures(server, "TKFI")[-1]  # frontier input tokens: index $3.00 per 1M
+    sell = {"symbol": symbol, "owner": short, "client_order_id": 1, "side": "sell",
+            "price": "2.900", "quantity": 2}
+    assert _order(server, sell).status_code == 200
+    assert _order(server, {**sell, "owner": long, "side": "buy"}).status_code == 200
+    done = _post(server, "expiries", {"symbol": symbol})
+    assert (done["method"], done["price"]) == ("index", "3.000")
+    [row] = [p for p in _positions(server, long)["positions"] if p["symbol"] == symbol]
+    assert row["net"] == 0 and row["expired"] is True
+    # 2 contracts × 10M tokens × $0.10 gained, as variation margin to the final price
+    assert Decimal(row["variation_margin"]) == 2
+    refused = _order(server, {**sell, "client_order_id": 2})
+    assert refused.status_code == 422
+    assert _body(refused)["error"]["type"] == "instrument_expired"
