@@ -12,6 +12,7 @@ import typer
 
 from tokenomy.cli import (
     agent,
+    factory,
     index,
     keys,
     ledger,
@@ -35,6 +36,7 @@ wallet.register(app)
 agent.register(app)
 market.register(app)
 index.register(app)
+factory.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

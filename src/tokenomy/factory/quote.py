@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from tokenomy.factory import catalog
 from tokenomy.factory._num import fraction, positive, significant
@@ -58,7 +59,7 @@ class Quote:
     assumptions: dict[str, str] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, Any]:
         b = self.breakdown
         return {
             "cost_usd_per_mtok": significant(b.usd_per_mtok, 6),
