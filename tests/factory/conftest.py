@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from factory_helpers import write_zone
 
 from serving import serve_in_thread
 from tokenomy.upstream import SimulatorConfig, create_simulator
@@ -18,15 +19,6 @@ def paced_simulator() -> Iterator[str]:
                                            models=("sim-small",)))
     with serve_in_thread(app) as base:
         yield base
-
-
-def write_zone(root: Path, zone: str, name: str, energy_uj: int, max_uj: int) -> Path:
-    path = root / zone
-    path.mkdir(parents=True, exist_ok=True)
-    (path / "name").write_text(f"{name}\n")
-    (path / "energy_uj").write_text(f"{energy_uj}\n")
-    (path / "max_energy_range_uj").write_text(f"{max_uj}\n")
-    return path
 
 
 @pytest.fixture()
