@@ -259,7 +259,7 @@ def greenest_config(
         fail(f"{path}: not JSON ({exc.msg})")
     except FactoryError as exc:
         fail(str(exc))
-    jpt = significant(row.joules_per_token or Decimal(0), 4)
+    jpt = str(row.joules_per_token)
     if as_json:
         print_json({"name": name, "base_url": saved.endpoint, "model": saved.model,
                     "batch": row.batch, "method": row.method.value, "joules_per_token": jpt})
