@@ -131,7 +131,7 @@ def _pct(share: str) -> str:
 def _mapping(title: str, values: dict[str, str]) -> None:
     typer.echo(f"{title}:")
     for key, value in values.items():
-        typer.echo(f"  {key:<36} {value}")
+        typer.echo(f"  {key:<40} {value}")
 
 
 def _table(title: str, rows: list[dict[str, str]]) -> None:
@@ -166,7 +166,9 @@ def _imax_row(c: InferenceMaxCheck) -> dict[str, str]:
 
 
 def _h200_row(c: H200Check) -> dict[str, str]:
-    return {"model": c.model, "stack": c.stack.replace("transformers generate, ", ""),
+    stack = ("compiled" if "torch.compile" in c.stack else
+             "eager, grouped_mm" if "grouped_mm" in c.stack else "eager")
+    return {"model": c.model, "stack": stack,
             "batch": str(c.batch), "measured tok/s": str(c.measured_tokens_per_s),
             "roofline tok/s": significant(c.ideal_tokens_per_s, 4),
             "measured tok/J": str(c.measured_tokens_per_joule),
