@@ -135,6 +135,27 @@ def _chart(results: list[BatchResult], path: Path, title: str) -> str:
     return f"chart written to {path}"
 
 
+def _meters(kind: str, rapl_root: Path, tdp_w: Decimal,
+            estimate_utilization: str) -> tuple[Callable[[], Meter], str]:
+    """A fresh meter per batch (the first one opened here, so a failure exits at once), and
+    its method; skipped meters are reported on stderr."""
+    try:
+        utilization = dec(estimate_utilization, "--estimate-utilization")
+        first, skipped = open_meter(kind, rapl_root=rapl_root, estimate_tdp_w=tdp_w,
+                                    estimate_utilization=utilization)
+    except (MeterUnavailableError, FactoryError) as exc:
+        fail(str(exc))
+    for line in skipped:
+        typer.echo(f"meter: skipped {line}", err=True)
+    opened = iter([first])
+
+    def make_meter() -> Meter:
+        return next(opened, None) or open_meter(kind, rapl_root=rapl_root, estimate_tdp_w=tdp_w,
+                                                estimate_utilization=utilization)[0]
+
+    return make_meter, first.method.value
+
+
 def measure_command(
     endpoint: Annotated[str | None, typer.Option(
         "--endpoint", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")] = None,
@@ -170,22 +191,7 @@ def measure_command(
         fail(f"--seconds must be in (0, {SECONDS_MAX:g}]")
     assumptions, tdp_w = _assumptions(gpu_name, region_name, gpu_usd_per_hour, pue,
                                       usd_per_kwh, utilization, power_kw)
-    est_util = dec(estimate_utilization, "--estimate-utilization") if estimate_utilization \
-        else Decimal("0.7")
-    try:
-        first, skipped = open_meter(meter, rapl_root=rapl_root, estimate_tdp_w=tdp_w,
-                                    estimate_utilization=est_util)
-    except MeterUnavailableError as exc:
-        fail(str(exc))
-    for line in skipped:
-        typer.echo(f"meter: skipped {line}", err=True)
-    meters = iter([first])
-
-    def make_meter() -> Meter:
-        return next(meters, None) or open_meter(meter, rapl_root=rapl_root,
-                                                estimate_tdp_w=tdp_w,
-                                                estimate_utilization=est_util)[0]
-
+    make_meter, method = _meters(meter, rapl_root, tdp_w, estimate_utilization)
     run = _runner(endpoint, model, local, seconds, api_key, max_tokens)
     runs = _run_all(batches, run, make_meter, seconds, quiet=as_json)
     try:
@@ -193,16 +199,19 @@ def measure_command(
     except FactoryError as exc:
         fail(str(exc))
     document = to_file(endpoint or f"local:{local}", model or str(local), assumptions, results)
-    document["meter"] = {"method": first.method.value, "skipped": skipped}
+    document["meter"] = {"method": method}
     if save is not None:
-        save.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+        try:
+            save.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+        except OSError as exc:
+            fail(f"{save}: {exc.strerror or exc}")
     notes = [] if save is None else [f"results saved to {save}"]
     if chart is not None:
-        notes.append(_chart(results, chart, f"{document['model']} ({first.method.value})"))
+        notes.append(_chart(results, chart, f"{document['model']} ({method})"))
     if as_json:
         print_json(document)
     else:
-        _print_table(results, first.method.value)
+        _print_table(results, method)
     for note in notes:
         typer.echo(note, err=True)
 
