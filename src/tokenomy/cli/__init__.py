@@ -12,6 +12,7 @@ import typer
 
 from tokenomy.cli import (
     agent,
+    factory,
     index,
     keys,
     ledger,
@@ -37,6 +38,7 @@ agent.register(app)
 market.register(app)
 index.register(app)
 report.register(app)
+factory.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
