@@ -33,6 +33,9 @@ built-in defaults, the TOML file, environment variables, command-line flags.
     weight = 1
     joules_per_token = "0.4"        # optional, for greenest routing
 
+    [factory]                       # the dashboard's factory page
+    measurements = ["h200.json"]    # files written by `tokenomy factory measure --save`
+
     [x402]                          # pay per request without a key (HTTP 402, USDC)
     enabled = true
     facilitator_url = ""            # "" = the local facilitator over this ledger
@@ -131,6 +134,7 @@ class Settings:
     upstreams: tuple[UpstreamSpec, ...] = ()
     model_groups: tuple[ModelGroup, ...] = ()
     x402: X402Settings = X402Settings()
+    factory_measurements: tuple[str, ...] = ()  # saved `factory measure` files (dashboard)
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the given non-``None`` fields replaced (command-line flags)."""
@@ -182,6 +186,9 @@ def load_settings(
     upstreams = _upstreams(data.get("upstream", []))
     model_groups = _model_groups(data.get("model_group", []))
     x402 = _x402(_table(data, "x402"))
+    measurements = _table(data, "factory").get("measurements", [])
+    if not isinstance(measurements, list) or not all(isinstance(m, str) for m in measurements):
+        raise ConfigError("[factory] measurements must be a list of file paths")
     raw_port = env.get("TOKENOMY_PORT", server.get("port", DEFAULT_PORT))
     if isinstance(raw_port, str) and raw_port.strip().isdigit():
         port = int(raw_port)
@@ -207,6 +214,7 @@ def load_settings(
         upstreams=upstreams,
         model_groups=model_groups,
         x402=x402,
+        factory_measurements=tuple(str(base / m) for m in measurements),
     )
 
 

@@ -20,7 +20,9 @@ from typer.testing import CliRunner
 
 from tokenomy._invariant import InvariantError
 from tokenomy.cli import app
+from tokenomy.cli.market_simulate import factory_cost
 from tokenomy.exchange.book import Book
+from tokenomy.exchange.contracts import bundled_specs
 from tokenomy.exchange.simulate import SimMarket, SimulationConfig, SimulationResult, simulate
 
 TKF = SimMarket("TKF", "TKF-SPOT", "TKF-Z26", Decimal("0.01"), Decimal("6.50"), Decimal("15.00"))
@@ -78,6 +80,9 @@ def test_a_broken_book_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
         _run(1, 5)
 
 
+TKE_SPEC = next(s for s in bundled_specs() if s.symbol == "TKE")
+
+
 def _cli(*args: str) -> Result:
     return CliRunner().invoke(app, ["market", "simulate", *args])
 
@@ -88,7 +93,9 @@ def test_cli_json_is_deterministic_and_costs_apply() -> None:
     assert first.exit_code == 0, first.stderr
     assert first.stdout == again.stdout
     body = json.loads(first.stdout)
-    assert body["seed"] == 3 and body["markets"][0]["cost"] == "0.25"
+    # the producers' cost is the factory model's: one H200 serving llama-3.1-8b in the US
+    assert body["seed"] == 3 and body["markets"][0]["cost"] == f"{factory_cost(TKE_SPEC):f}"
+    assert Decimal("0.05") < factory_cost(TKE_SPEC) < Decimal("0.15")  # type: ignore[operator]
     assert [p["step"] for p in body["path"]] == [20, 40, 60]
     assert body["symbols"][0] == "TKE-SPOT" and body["symbols"][1].startswith("TKE-")
     dear = json.loads(_cli(*args, "--cost", "TKE=0.45").stdout)

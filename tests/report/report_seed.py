@@ -8,6 +8,7 @@ Two providers of different origin: the bundled simulator book (``US``) prices ``
 
 from __future__ import annotations
 
+import json
 import secrets
 import sqlite3
 import time
@@ -46,6 +47,9 @@ CONFIG = """
 [pricing]
 books = ["cn-book.toml"]
 
+[factory]
+measurements = ["measured.json", "missing.json"]
+
 [[upstream]]
 name = "sim"
 kind = "openai"
@@ -59,6 +63,14 @@ TRAFFIC = (("alice", "sim-small", LONG), ("alice", "sim-small", LONG),
            ("alice", "sim-small", "Hello there"), ("alice", "sim-cn", "你好，世界"),
            ("bob", "sim-large", "Plan the migration"), ("bob", "sim-cn", "Translate this"),
            ("bob", "sim-large", "Another question"))
+# A saved `tokenomy factory measure` (two batch sizes, RAPL) for the factory page.
+MEASURED = json.dumps({
+    "kind": "tokenomy.factory.measurement", "version": 1, "endpoint": "http://sim/v1",
+    "model": "sim-small", "assumptions": {},
+    "results": [{"batch": 1, "joules_per_token": "0.5", "tokens_per_s": "40",
+                 "energy_method": "rapl"},
+                {"batch": 8, "joules_per_token": "0.125", "tokens_per_s": "300",
+                 "energy_method": "rapl"}]})
 MODEL_ORIGIN = {"sim-small": "US", "sim-large": "US", "sim-cn": "CN"}
 HELD_NANO = 250_000_000  # bob's open reservation: 0.25 USD
 
@@ -155,6 +167,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     url = f"sqlite:///{workdir / 'tokenomy.db'}"
     with serve_in_thread(app) as sim:
         (workdir / "cn-book.toml").write_text(CN_BOOK)
+        (workdir / "measured.json").write_text(MEASURED)
         (workdir / "tokenomy.toml").write_text(CONFIG.format(sim=sim))
         keys = _budgets(url)
         with serve(workdir, url, ["--config", str(workdir / "tokenomy.toml")]) as base:

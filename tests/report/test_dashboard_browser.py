@@ -19,6 +19,8 @@ import httpx
 import pytest
 from report_seed import Seeded
 
+from tokenomy.report.factory_panel import modelled
+
 CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "report"
 PAGES = ("spend", "budgets", "goodput", "market", "factory")
@@ -124,6 +126,8 @@ def test_budgets_goodput_and_market_render_the_seeded_numbers(browser: Any,
     page.close()
     page, more = _open(browser, seeded, "factory")
     errors += more
-    assert "no measurements" in page.inner_text("#section-factory")
+    shown = page.locator("#table-factory td[data-col='tokens_per_joule']").all_inner_texts()
+    assert shown[:len(modelled())] == [r["tokens_per_joule"] for r in modelled()]
+    assert shown[len(modelled()):] == ["2.000", "8.000"]  # the seeded measurement
     page.close()
     assert errors == []

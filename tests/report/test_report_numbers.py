@@ -15,6 +15,7 @@ import pytest
 from report_seed import HELD_NANO, MODEL_ORIGIN, Seeded
 
 from tokenomy.ledger.budgets import budget_account_id
+from tokenomy.report.factory_panel import modelled
 from tokenomy.store import open_ledger
 
 TIMEOUT_S = 30
@@ -102,7 +103,12 @@ def test_market_has_the_trades_the_book_and_the_curve(seeded: Seeded) -> None:
     priced = [p for p in market["curve"] if p["price"] is not None]
     assert [p["price"] for p in priced] == ["16.00"] and priced[0]["source"] == "last_trade"
     assert {i["grade"] for i in market["index"]} >= {"FRONTIER-OUT", "ECONOMY-IN"}
-    assert _get(seeded, "/api/report/factory")["measurements"] == []
+    factory = _get(seeded, "/api/report/factory")
+    assert factory["rows"][:len(modelled())] == list(modelled())  # the model's rows first
+    assert [(m["name"], m["tokens_per_joule"], m["source"]) for m in factory["measurements"]] == [
+        ("sim-small · batch 1 · http://sim/v1", "2.000", "measured (rapl)"),
+        ("sim-small · batch 8 · http://sim/v1", "8.000", "measured (rapl)")]
+    assert len(factory["problems"]) == 1 and "missing.json" in factory["problems"][0]
 
 
 @pytest.mark.parametrize(("body", "status", "kind"), [

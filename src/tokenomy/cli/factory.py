@@ -251,7 +251,7 @@ def greenest_config(
     name: Annotated[str, typer.Option("--name", help="The upstream's name.")] = "measured",
     as_json: JsonFlag = False,
 ) -> None:
-    """Print the `[[upstream]]` lines for tokenomy.toml with the measured joules_per_token."""
+    """Print an upstream table for tokenomy.toml with the measured joules_per_token."""
     try:
         saved = from_file(json.loads(path.read_text(encoding="utf-8")), str(path))
         row = greenest_joules(saved, batch)

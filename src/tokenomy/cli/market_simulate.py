@@ -1,16 +1,17 @@
 """``market simulate``: one seeded market day on in-memory books (no server, no database).
 
 The edge of :mod:`tokenomy.exchange.simulate`: it reads the bundled contract specs, takes
-today's front-month future of each ``--grade`` contract, parses ``--cost TKF=6.50`` overrides
-(``Decimal``, never a float) and creates the one ``random.Random(seed)`` the simulation draws
-from. The same seed prints the same day.
+today's front-month future of each ``--grade`` contract, takes the producers' cost of an
+output-token contract from the factory model (:data:`PRODUCERS`: one H200 replica per tier)
+unless ``--cost TKF=6.50`` overrides it (``Decimal``, never a float), and creates the one
+``random.Random(seed)`` the simulation draws from. The same seed prints the same day.
 """
 
 from __future__ import annotations
 
 import random
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Annotated
 
 import typer
@@ -18,7 +19,14 @@ from rich.console import Console
 from rich.table import Table
 
 from tokenomy.cli._common import JsonFlag, fail, print_json
-from tokenomy.exchange.contracts import ContractError, InstrumentKind, bundled_specs, instruments
+from tokenomy.exchange.contracts import (
+    ContractError,
+    ContractSpec,
+    InstrumentKind,
+    TokenClass,
+    bundled_specs,
+    instruments,
+)
 from tokenomy.exchange.simulate import (
     DEFAULT_COSTS,
     DEFAULT_REFERENCES,
@@ -29,6 +37,7 @@ from tokenomy.exchange.simulate import (
     SimulationResult,
     simulate,
 )
+from tokenomy.factory import QuoteRequest, quote
 from tokenomy.money import MoneyError, parse_decimal
 
 DEFAULT_GRADES = ("TKF", "TKS", "TKE")
@@ -54,6 +63,25 @@ def _costs(items: list[str]) -> dict[str, Decimal]:
     return costs
 
 
+# A representative producer per tier: what one H200 replica serving this model in a US data
+# centre costs per 1M output tokens (tokenomy.factory, every other assumption its default).
+PRODUCERS = {"FRONTIER": ("H200", "llama-3.1-405b", "us"),
+             "STANDARD": ("H200", "llama-3.1-70b", "us"),
+             "ECONOMY": ("H200", "llama-3.1-8b", "us")}
+
+
+def factory_cost(spec: ContractSpec) -> Decimal | None:
+    """The producers' cost of an output-token contract from the factory model, rounded up
+    to the tick; None for input tokens (the factory prices decode, not prefill)."""
+    producer = PRODUCERS.get(spec.grade.tier)
+    if producer is None or spec.grade.token_class is not TokenClass.OUT:
+        return None
+    gpu, model, region = producer
+    usd = quote(QuoteRequest(gpu=gpu, model=model, region=region)).breakdown.usd_per_mtok
+    ticks = (usd / spec.tick).to_integral_value(ROUND_CEILING)  # never below cost
+    return max(ticks, Decimal(1)) * spec.tick
+
+
 def markets(grades: list[str], costs: dict[str, Decimal], today: date) -> tuple[SimMarket, ...]:
     """Spot and today's front-month future of each contract in ``grades``."""
     try:
@@ -67,7 +95,7 @@ def markets(grades: list[str], costs: dict[str, Decimal], today: date) -> tuple[
         if spec is None:
             fail(f"--grade: unknown contract {grade!r}; known: {', '.join(specs)}")
         front = next(i for i in listed if i.spec is spec and i.kind is InstrumentKind.FUTURE)
-        cost = costs.get(grade, DEFAULT_COSTS.get(grade))
+        cost = costs.get(grade) or factory_cost(spec) or DEFAULT_COSTS.get(grade)
         if cost is None:
             fail(f"--cost {grade}=…: no default production cost for {grade}")
         reference = (spec.options.reference_price if spec.options is not None
@@ -89,7 +117,8 @@ def simulate_day(
         "--grade", help="A contract to simulate (repeatable; default TKF, TKS, TKE).")] = None,
     cost: Annotated[list[str] | None, typer.Option(
         "--cost", metavar="CONTRACT=PRICE",
-        help="Producers' cost per 1M tokens, e.g. TKF=6.50 (repeatable).")] = None,
+        help="Producers' cost per 1M tokens, e.g. TKF=6.50 (repeatable; default: the "
+             "factory model's for output tokens).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """One simulated market day: producers, consumers and hedgers discover the price."""

@@ -129,6 +129,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(pricing_router(pricing))
     app.include_router(ledger_router())
     app.state.exchange = exchange_state(pricing.book)
+    app.state.factory_measurements = settings.factory_measurements
     app.include_router(exchange_router())
     app.include_router(clearing_router())
     app.include_router(report_router(lambda: pricing))

@@ -9,7 +9,8 @@ core imports it.
 """
 
 from tokenomy.report.allocate import Allocation, Charge, chargeback, split
-from tokenomy.report.service import Reports, Window, factory
+from tokenomy.report.factory_panel import panel as factory
+from tokenomy.report.service import Reports, Window
 from tokenomy.report.views import DIMENSIONS, ReportInputError
 
 __all__ = ["DIMENSIONS", "Allocation", "Charge", "ReportInputError", "Reports", "Window",

@@ -25,7 +25,8 @@ from pydantic import BaseModel, ConfigDict, StrictStr
 
 from tokenomy.gateway.errors import error_body
 from tokenomy.pricing.records import Pricing
-from tokenomy.report.service import Reports, factory, parse_window
+from tokenomy.report.factory_panel import panel as factory_panel
+from tokenomy.report.service import Reports, parse_window
 from tokenomy.report.views import ReportInputError, check_dimension
 from tokenomy.store.report_sql import FeedbackError, ReportTooLargeError, UnknownRequestError
 
@@ -117,9 +118,9 @@ def report_router(pricing: Callable[[], Pricing]) -> APIRouter:
         return reports(request).market(time.time_ns())
 
     @router.get("/api/report/factory", tags=["reports"])
-    def factory_panel() -> dict[str, Any]:
-        """Tokens per joule and cost per 1M tokens (empty until the factory is wired)."""
-        return factory()
+    def factory_page(request: Request) -> dict[str, Any]:
+        """Tokens per joule and cost per 1M tokens: the model's, and any measured."""
+        return factory_panel(getattr(request.app.state, "factory_measurements", ()))
 
     @router.post("/api/feedback", tags=["reports"], response_model=None)
     def feedback(request: Request, body: FeedbackIn) -> JSONResponse:

@@ -34,7 +34,6 @@ from tokenomy.store.ledger_sql import SQLLedger
 
 NS_PER_S = 10**9
 WINDOW_MAX = timedelta(days=3_660)
-FACTORY_NOTE = "no measurements: the factory (tokens per joule, cost per 1M tokens) is not wired"
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,9 +164,4 @@ class Reports:
         return focus_rows(self.facts(window), window.since_ns, window.until_ns)
 
 
-def factory() -> dict[str, Any]:
-    """The factory panel's data: none yet (the factory package feeds it when it lands)."""
-    return {"measurements": [], "note": FACTORY_NOTE}
-
-
-__all__ = ["FACTORY_NOTE", "Reports", "Window", "factory", "parse_instant", "parse_window"]
+__all__ = ["Reports", "Window", "parse_instant", "parse_window"]

@@ -193,13 +193,15 @@
       setup: function () { section("factory", "Factory: tokens per joule and cost per 1M tokens"); },
       refresh: function () {
         return fetch("/api/report/factory").then(function (r) { return r.json(); }).then(function (f) {
-          var rows = f.measurements || [];
+          var rows = f.rows || [];
+          var drawn = rows.filter(function (x) { return x.tokens_per_joule !== null; });
           C().bar(document.getElementById("chart-factory"), {
-            labels: rows.map(function (x) { return x.name; }),
-            series: [{name: "tokens/J", values: rows.map(function (x) { return x.tokens_per_joule; })}]},
-            {empty: f.note || "No measurements."});
-          table("factory", [["name", "setup"], ["tokens_per_joule", "tokens/J"],
-                            ["cost_per_mtok_usd", "USD / 1M tokens"]], rows, f.note);
+            labels: drawn.map(function (x) { return x.name; }),
+            series: [{name: "tokens/J", values: drawn.map(function (x) { return x.tokens_per_joule; })}]},
+            {empty: "No factory data."});
+          table("factory", [["name", "setup"], ["source", "source"], ["tokens_per_joule", "tokens/J"],
+                            ["tokens_per_s", "tokens/s"], ["cost_per_mtok_usd", "USD / 1M tokens"]],
+                rows, f.note);
         });
       }
     }
