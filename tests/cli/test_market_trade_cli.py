@@ -148,22 +148,22 @@ def test_clearing_commands(server: str, request: pytest.FixtureRequest) -> None:
     assert paid.exit_code == 0 and "ok: 250.50 USD" in paid.stdout, paid.stderr
     again = _run("deposit", "250.50", "--owner", long, "--id", "d1", *url, "--json")
     assert json.loads(again.stdout)["result"] == "exists"  # idempotent on --id
-    minted = _run("credits", "FRONTIER-OUT", "3000000", "--owner", short, "--id", "c1", *url)
-    assert minted.exit_code == 0 and "3,000,000 FRONTIER-OUT" in minted.stdout
+    minted = _run("credits", "STANDARD-OUT", "3000000", "--owner", short, "--id", "c1", *url)
+    assert minted.exit_code == 0 and "3,000,000 STANDARD-OUT" in minted.stdout
     _fund(server, short)
-    symbol = _symbols(server, "TKF", "future")[2]
-    assert _run("order", symbol, "sell", "2", "--price", "15.00", "--owner", short,
+    symbol = _symbols(server, "TKS", "future")[1]  # a book no other test trades
+    assert _run("order", symbol, "sell", "2", "--price", "5.00", "--owner", short,
                 *url).exit_code == 0
-    assert _run("order", symbol, "buy", "2", "--price", "15.00", "--owner", long,
+    assert _run("order", symbol, "buy", "2", "--price", "5.00", "--owner", long,
                 *url).exit_code == 0
     settled = _run("settle", symbol, *url, "--json")
     assert settled.exit_code == 0, settled.stderr
     assert json.loads(settled.stdout)["method"] == "vwap"
-    done = _run("expire", symbol, "--price", "15.50", *url)
+    done = _run("expire", symbol, "--price", "5.50", *url)
     assert done.exit_code == 0 and "open interest 0" in done.stdout
     shown = json.loads(_run("positions", "--owner", long, *url, "--json").stdout)
     usd = next(c for c in shown["cash"] if c["currency"] == "USD")
-    assert usd["balance"] == "220.5"  # 250.50 − 2 × $15.00 paid on delivery
+    assert usd["balance"] == "240.5"  # 250.50 − 2 × $5.00 paid on delivery
     for args in (("deposit", "abc", "--owner", long, "--id", "x"),
                  ("credits", "GOLD", "1", "--owner", long, "--id", "x"),
                  ("settle", "TKF-SPOT"), ("expire", "NOPE")):
