@@ -33,6 +33,11 @@ expired, a limit price outside the daily band around the reference (the last set
 else the last trade, else the reference given at listing), a position that could exceed the
 limit if every open order filled. Buying power is the ledger's own check: a hold that would
 overdraw is refused (``exceeds_credits``) and the edge rejects the order.
+
+The module is longer than most (~550 lines) for one reason: an order's life and the daily and
+final settlement all move the same positions with the same transfer numbering, and splitting
+them would split the state they share. The settlement commands and the daily price rule are in
+:mod:`tokenomy.exchange.settlement`.
 """
 
 from __future__ import annotations
@@ -75,6 +80,7 @@ from tokenomy.exchange.orders import (
     Replaced,
     Side,
 )
+from tokenomy.exchange.settlement import ClearingCommand, Expire, Open, Settle, settlement_price
 from tokenomy.ledger.budgets import derive_id, ledger_of
 from tokenomy.ledger.types import Transfer, TransferFlags
 
@@ -92,33 +98,6 @@ class ClearingReject(StrEnum):
     PRICE_OUTSIDE_BAND = "price_outside_band"
     POSITION_LIMIT = "position_limit_exceeded"
     INSUFFICIENT_BUYING_POWER = "insufficient_buying_power"  # the ledger refused the hold
-
-
-@dataclass(frozen=True, slots=True)
-class Settle:
-    """The daily settlement at ``price`` (ticks): variation margin for every position."""
-
-    price: int
-    now: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Expire:
-    """Final settlement at ``price`` (ticks: the index, or the underlying's final price)."""
-
-    price: int
-    now: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Open:
-    """A cleared book's first command: the reference price (ticks) it was listed at."""
-
-    reference: int
-    now: int = 0
-
-
-ClearingCommand = Settle | Expire | Open
 
 
 @dataclass(frozen=True, slots=True)
@@ -460,18 +439,24 @@ class Clearing:
             self.settlement = command.price
         return transfers.out
 
+    def _through_house(self, transfers: _Transfers, owner: int, amount: int,
+                       code: int) -> None:
+        """``amount`` to the owner's margin account from the clearing house (negative: the
+        other way), recorded in the owner's posted margin."""
+        t = self.terms
+        house, margin = clearing_account(t.cash_ledger), margin_account(owner, t.cash_ledger)
+        if amount > 0:
+            transfers.add(house, margin, amount, t.cash_ledger, code)
+        elif amount < 0:
+            transfers.add(margin, house, -amount, t.cash_ledger, code)
+        self.positions[owner].posted += amount
+
     def _variation(self, transfers: _Transfers, price: int, code: int) -> None:
         t = self.terms
-        house = clearing_account(t.cash_ledger)
         for owner in sorted(self.positions):
             position = self.positions[owner]
             amount = (position.net * price - position.marked) * t.tick_value
-            margin = margin_account(owner, t.cash_ledger)
-            if amount > 0:
-                transfers.add(house, margin, amount, t.cash_ledger, code)
-            elif amount < 0:
-                transfers.add(margin, house, -amount, t.cash_ledger, code)
-            position.posted += amount
+            self._through_house(transfers, owner, amount, code)
             position.variation += amount
             position.marked = position.net * price
             self._sweep(transfers, owner, self._requirement(position.net))
@@ -523,35 +508,23 @@ class Clearing:
     def _deliver(self, transfers: _Transfers, price: int) -> None:
         """Physical delivery: shorts' escrowed credits to the longs, against payment."""
         t = self.terms
-        house, delivery = clearing_account(t.cash_ledger), delivery_account(t.credit_ledger)
+        delivery = delivery_account(t.credit_ledger)
         for owner in sorted(self.positions):
             position = self.positions[owner]
-            margin = margin_account(owner, t.cash_ledger)
-            amount = abs(position.net) * price * t.tick_value
+            self._through_house(transfers, owner, -position.net * price * t.tick_value,
+                                CODE_FINAL)
             if position.net > 0:
-                transfers.add(margin, house, amount, t.cash_ledger, CODE_FINAL)
                 transfers.add(delivery, credit_account(owner, t.grade),
                               position.net * t.unit_tokens, t.credit_ledger, CODE_DELIVERY)
-                position.posted -= amount
-            elif position.net < 0:
-                transfers.add(house, margin, amount, t.cash_ledger, CODE_FINAL)
-                position.posted += amount
-                position.escrowed = 0
+            position.escrowed = 0
 
     def _pay_off(self, transfers: _Transfers, underlying: int) -> None:
         """A European option's payoff at the underlying's final price, writers to holders."""
         t = self.terms
-        house = clearing_account(t.cash_ledger)
         payoff = max(underlying - t.strike, 0) if t.call else max(t.strike - underlying, 0)
         for owner in sorted(self.positions):
-            position = self.positions[owner]
-            amount = position.net * payoff * t.tick_value
-            margin = margin_account(owner, t.cash_ledger)
-            if amount > 0:
-                transfers.add(house, margin, amount, t.cash_ledger, CODE_FINAL)
-            elif amount < 0:
-                transfers.add(margin, house, -amount, t.cash_ledger, CODE_FINAL)
-            position.posted += amount
+            self._through_house(transfers, owner,
+                                self.positions[owner].net * payoff * t.tick_value, CODE_FINAL)
 
 
 def _resting(position: Position | None, side: Side) -> int:
@@ -563,33 +536,6 @@ def _resting(position: Position | None, side: Side) -> int:
 def _with_reference(c: NewOrder, reference: int) -> NewOrder:
     return NewOrder(c.owner, c.client_order_id, c.side, c.price, c.quantity, c.order_type,
                     c.time_in_force, c.expire_at, c.post_only, c.stp, reference, c.now)
-
-
-def settlement_price(window: Sequence[tuple[int, int]], bid: int, ask: int, last_trade: int,
-                     prior: int) -> tuple[int, str]:
-    """The daily settlement price (ticks) and the tier that set it, CME's way:
-
-    1. ``vwap``: the volume-weighted price of the closing window's trades (price, quantity),
-       rounded to a tick; exactly half-way, the tick nearer the prior settlement;
-    2. ``last_trade``: with no trade in the window, the last trade clamped into the current
-       bid and ask (0: no such side);
-    3. ``prior``: with neither, the prior settlement."""
-    volume = sum(q for _, q in window)
-    if volume:
-        total = sum(p * q for p, q in window)
-        low, rest = divmod(total, volume)
-        if 2 * rest > volume or (2 * rest == volume and prior > low):
-            low += 1
-        return low, "vwap"
-    if last_trade:
-        price = last_trade
-        if bid and price < bid:
-            price = bid
-        if ask and price > ask:
-            price = ask
-        return price, "last_trade"
-    invariant(prior > 0, "no trade, no quote and no prior settlement to settle at")
-    return prior, "prior"
 
 
 __all__ = [

@@ -28,7 +28,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr
 
 from tokenomy.exchange import ID_MAX
 from tokenomy.exchange.accounts import CASH_LEDGERS, CREDIT_LEDGERS
@@ -39,6 +39,7 @@ from tokenomy.gateway.exchange_routes import (
     BadInput,
     _exchange,
     _query_int,
+    _validate,
     from_ticks,
     to_ticks,
 )
@@ -76,15 +77,6 @@ class SettleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     symbol: StrictStr
     price: StrictStr | None = None
-
-
-def _parse(model: type[BaseModel], body: Any) -> Any:
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
-                             for e in exc.errors())
-        raise BadInput("invalid_request", problems) from None
 
 
 def _owner(value: int) -> int:
@@ -171,7 +163,7 @@ def clearing_router() -> APIRouter:
                        body: Annotated[Any, Body()] = None) -> dict[str, Any] | JSONResponse:
         """Cash in (or out, with a negative amount) for a member; idempotent on `id`."""
         try:
-            d = _parse(DepositIn, body)
+            d = _validate(DepositIn, body)
             ledger = ledger_of(d.currency)
             if ledger not in CASH_LEDGERS:
                 raise BadInput("invalid_request", f"currency {d.currency!r} is not traded")
@@ -197,7 +189,7 @@ def clearing_router() -> APIRouter:
                       body: Annotated[Any, Body()] = None) -> dict[str, Any] | JSONResponse:
         """Mint token credits of a grade for a producer; idempotent on `id`."""
         try:
-            c = _parse(CreditsIn, body)
+            c = _validate(CreditsIn, body)
             grade = c.grade.upper()
             if grade not in CREDIT_LEDGERS:
                 raise BadInput("invalid_request", f"unknown grade {c.grade!r} (known: "
@@ -231,7 +223,7 @@ def clearing_router() -> APIRouter:
 async def _settle(request: Request, body: Any, final: bool) -> dict[str, Any] | JSONResponse:
     exchange = _exchange(request)
     try:
-        s = _parse(SettleIn, body)
+        s = _validate(SettleIn, body)
         instrument = exchange.instrument(s.symbol)
         tick = instrument.spec.tick
         if not final and instrument.kind is not InstrumentKind.FUTURE:

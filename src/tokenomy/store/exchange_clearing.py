@@ -55,15 +55,7 @@ from tokenomy.ledger.types import (
     CreateTransferResult,
     Transfer,
 )
-from tokenomy.store.exchange_journal import (
-    INSERT,
-    REPLAY_PAGE,
-    SELECT_PAGE,
-    CommandDecodeError,
-    JournalError,
-    decode_command,
-    encode_command,
-)
+from tokenomy.store.exchange_journal import INSERT, JournalError, encode_command, journal
 from tokenomy.store.url import StoreError
 
 if TYPE_CHECKING:
@@ -179,28 +171,12 @@ class ClearedBook:
     @classmethod
     def open(cls, store: SQLLedger, instrument: Instrument, reference: int) -> ClearedBook:
         """The book rebuilt from its journal; a new book journals ``Open(reference)``."""
-        name = instrument.symbol
         book, clearing, last = Book(), None, 0
-        with store._transaction(store._begin_read):
-            while True:
-                rows = store._run(SELECT_PAGE, (name, last, REPLAY_PAGE))
-                for seq_value, text in rows:
-                    seq = int(seq_value)
-                    if seq != last + 1:
-                        raise JournalError(f"exchange journal of {name!r}: seq {seq} follows "
-                                           f"{last} (a gap)")
-                    try:
-                        command = decode_command(str(text))
-                    except CommandDecodeError as exc:
-                        raise JournalError(f"exchange journal of {name!r}, seq {seq}: "
-                                           f"{exc}") from exc
-                    if clearing is None:
-                        first = command.reference if isinstance(command, Open) else reference
-                        clearing = Clearing(Terms.of(instrument, first), first)
-                    _replay(clearing, book, seq, command)
-                    last = seq
-                if len(rows) < REPLAY_PAGE:
-                    break
+        for last, command in journal(store, instrument.symbol):
+            if clearing is None:
+                first = command.reference if isinstance(command, Open) else reference
+                clearing = Clearing(Terms.of(instrument, first), first)
+            _replay(clearing, book, last, command)
         if clearing is not None:
             return cls(store, instrument, book, clearing, last)
         ensure_house(store)

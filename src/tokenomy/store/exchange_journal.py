@@ -31,7 +31,7 @@ One writer per book: two objects appending to the same book collide on the key
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -174,6 +174,29 @@ def decode_command(text: str) -> Command | ClearingCommand:
 # -- the journaled book -------------------------------------------------------------------
 
 
+def journal(store: SQLLedger, name: str) -> Iterator[tuple[int, Command | ClearingCommand]]:
+    """``(seq, command)`` of the book ``name`` 's journal in order, read in pages from one
+    snapshot; a :class:`JournalError` for a gap or a row that is not a command."""
+    last = 0
+    with store._transaction(store._begin_read):  # one snapshot of the journal
+        while True:
+            rows = store._run(SELECT_PAGE, (name, last, REPLAY_PAGE))
+            for seq_value, text in rows:
+                seq = int(seq_value)
+                if seq != last + 1:
+                    raise JournalError(f"exchange journal of book {name!r}: seq {seq} "
+                                       f"follows {last} (a gap)")
+                try:
+                    command = decode_command(str(text))
+                except CommandDecodeError as exc:
+                    raise JournalError(f"exchange journal of book {name!r}, seq {seq}: "
+                                       f"{exc}") from exc
+                yield seq, command
+                last = seq
+            if len(rows) < REPLAY_PAGE:
+                return
+
+
 class JournaledBook:
     """A :class:`~tokenomy.exchange.Book` whose every command is journaled before it applies.
 
@@ -196,24 +219,10 @@ class JournaledBook:
             raise ValueError(f"a book name is 1..{BOOK_NAME_MAX} characters, not {name!r}")
         book = Book(limits)
         last = 0
-        with store._transaction(store._begin_read):  # one snapshot of the journal
-            while True:
-                rows = store._run(SELECT_PAGE, (name, last, REPLAY_PAGE))
-                for seq_value, text in rows:
-                    seq = int(seq_value)
-                    if seq != last + 1:
-                        raise JournalError(f"exchange journal of book {name!r}: seq {seq} "
-                                           f"follows {last} (a gap)")
-                    try:
-                        command = decode_command(str(text))
-                    except CommandDecodeError as exc:
-                        raise JournalError(f"exchange journal of book {name!r}, seq {seq}: "
-                                           f"{exc}") from exc
-                    if not isinstance(command, Settle | Expire | Open):  # the book's only
-                        book.apply(command)
-                    last = seq
-                if len(rows) < REPLAY_PAGE:
-                    break
+        for seq, command in journal(store, name):
+            if not isinstance(command, Settle | Expire | Open):  # the book's commands only
+                book.apply(command)
+            last = seq
         return cls(store, name, book, last)
 
     @property
@@ -255,4 +264,5 @@ __all__ = [
     "JournaledBook",
     "decode_command",
     "encode_command",
+    "journal",
 ]
