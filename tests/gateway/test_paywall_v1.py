@@ -245,3 +245,31 @@ def test_a_paid_v1_stream_carries_its_receipt_in_the_final_event(gateway: Gatewa
     receipt = json.loads(events[-1][len("data: "):])["tokenomy"]["payment_response"]
     assert receipt["success"] and receipt["network"] == "tokenomy-local"
     assert facilitator.balance(account.address)[0] == 1_000_000 - int(receipt["amount"])
+
+
+def test_the_facilitator_api_verifies_and_settles_v1_for_the_sdk(gateway: Gateway) -> None:
+    """The SDK's HTTPFacilitatorClient posts x402Version 1 bodies; /supported lists v1."""
+    from x402.http import FacilitatorConfig, HTTPFacilitatorClient
+
+    account, client, facilitator = v1_agent(gateway, 50_000)
+    kinds = httpx.get(f"{gateway.base}/api/x402/supported").json()["kinds"]
+    assert {"x402Version": 1, "scheme": "exact", "network": "tokenomy-local"} in kinds
+    offer = offer_of(gateway)
+    [requirements] = offer.accepts
+    payload = asyncio.run(client.create_payment_payload(offer))
+    assert isinstance(payload, PaymentPayloadV1)
+
+    async def verify_settle_twice() -> list[Any]:
+        remote = HTTPFacilitatorClient(FacilitatorConfig(url=f"{gateway.base}/api/x402"))
+        try:
+            return [await remote.verify(payload, requirements),
+                    await remote.settle(payload, requirements),
+                    await remote.settle(payload, requirements)]
+        finally:
+            await remote.aclose()
+
+    verified, first, second = asyncio.run(verify_settle_twice())
+    assert verified.is_valid and verified.payer == account.address
+    assert first.success and first == second and first.network == "tokenomy-local"
+    price = int(requirements.max_amount_required)
+    assert facilitator.balance(account.address) == (50_000 - price, 0)
