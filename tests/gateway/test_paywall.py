@@ -326,3 +326,16 @@ def test_a_remote_facilitator_verifies_and_settles(gateway: Gateway,
     answers = [httpx.post(f"{remote_gateway.base}/v1/chat/completions", json=BODY, timeout=30,
                           headers={"payment-signature": header}).status_code for _ in range(2)]
     assert answers == [200, 402]  # the remote path claims each nonce once too
+
+
+def test_behind_a_remote_facilitator_v1_is_not_offered(remote_gateway: Gateway) -> None:
+    """v1 is the local facilitator's only: the body offers nothing, X-PAYMENT is a 400."""
+    r = httpx.post(f"{remote_gateway.base}/v1/chat/completions", json=BODY, timeout=30)
+    assert r.status_code == 402 and r.json()["x402Version"] == 1
+    assert r.json()["accepts"] == [] and offer_of(r).accepts  # v2 still offered
+    v1 = {"x402Version": 1, "scheme": "exact", "network": "tokenomy-local",
+          "payload": {"signature": "0x", "authorization": {}}}
+    refused = httpx.post(f"{remote_gateway.base}/v1/chat/completions", json=BODY, timeout=30,
+                         headers={"x-payment": base64.b64encode(json.dumps(v1).encode())
+                                  .decode()})
+    assert refused.status_code == 400 and "local facilitator only" in refused.text
