@@ -21,7 +21,11 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from gateway_harness import Gateway
 from x402 import x402Client
-from x402.http import decode_payment_required_header, decode_payment_response_header
+from x402.http import (
+    decode_payment_required_header,
+    decode_payment_response_header,
+    x402HTTPClient,
+)
 from x402.http.clients.httpx import x402AsyncTransport
 from x402.mechanisms.evm.exact.v1.client import ExactEvmSchemeV1
 from x402.mechanisms.evm.signers import EthAccountSigner
@@ -92,8 +96,9 @@ def offer_of(gateway: Gateway, body: dict[str, Any] = BODY) -> PaymentRequiredV1
 def v1_header(client: x402Client, offer: PaymentRequiredV1) -> str:
     payload = asyncio.run(client.create_payment_payload(offer))
     assert isinstance(payload, PaymentPayloadV1)
-    return base64.b64encode(payload.model_dump_json(by_alias=True,
-                                                    exclude_none=True).encode()).decode()
+    [(name, value)] = x402HTTPClient(client).encode_payment_signature_header(payload).items()
+    assert name == "X-PAYMENT"
+    return value
 
 
 def post_x_payment(gateway: Gateway, header: str, body: dict[str, Any] = BODY,

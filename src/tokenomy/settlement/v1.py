@@ -13,7 +13,8 @@ transfers as v2:
 v1 names networks (``base-sepolia``) where v2 uses CAIP-2 ids, and the SDK resolves a name
 to the EIP-712 ``chainId`` through one public table, ``V1_NETWORK_CHAIN_IDS`` (exported by
 ``x402.mechanisms.evm``), read by both its v1 client and its v1 facilitator; it has no
-registration call (upstream treats v1 as frozen, x402-foundation/x402#2563).
+registration call (upstream adds v1 names only by changing the SDK itself; see
+x402-foundation/x402#2563).
 :func:`register_v1_network` is the one place that extends that table (and ``V1_NETWORKS``,
 which ``register_exact_evm_client`` iterates): ``tokenomy-local`` → 4020402. It refuses any
 name or chain id the SDK already has, so the local chain never aliases a public one — the
