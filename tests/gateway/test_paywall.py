@@ -85,8 +85,8 @@ def test_no_key_gets_an_x402_offer_upto_first(gateway: Gateway, http: httpx.Clie
     assert exact.extra == {"name": LOCAL.asset_name, "version": LOCAL.asset_version}
     # the worst case: prompt + 40 output tokens of sim-small, in micro-USDC, rounded up
     assert int(upto.amount) == int(exact.amount) >= 1
-    assert r.json()["error"]["type"] == "payment_required"
-    assert r.json()["accepts"][0]["scheme"] == "upto"
+    assert r.json()["reason"] == "payment_required"  # the body is v1's (test_paywall_v1)
+    assert r.json()["x402Version"] == 1 and r.json()["accepts"][0]["scheme"] == "exact"
 
 
 def test_upto_pays_the_metered_cost(gateway: Gateway) -> None:
@@ -166,7 +166,7 @@ def test_insufficient_funds_and_mismatches_are_refused(gateway: Gateway) -> None
     cheaper = {**BODY, "max_tokens": 5}  # a different request: the signed amount is wrong
     r = httpx.post(f"{gateway.base}/v1/chat/completions", json=cheaper,
                    headers={"payment-signature": header}, timeout=30)
-    assert r.status_code == 402 and r.json()["error"]["type"] == "payment_mismatch"
+    assert r.status_code == 402 and r.json()["reason"] == "payment_mismatch"
     tampered = json.loads(base64.b64decode(header))
     tampered["payload"]["signature"] = "0x" + "11" * 65
     r = httpx.post(f"{gateway.base}/v1/chat/completions", json=BODY, timeout=30,
@@ -326,3 +326,16 @@ def test_a_remote_facilitator_verifies_and_settles(gateway: Gateway,
     answers = [httpx.post(f"{remote_gateway.base}/v1/chat/completions", json=BODY, timeout=30,
                           headers={"payment-signature": header}).status_code for _ in range(2)]
     assert answers == [200, 402]  # the remote path claims each nonce once too
+
+
+def test_behind_a_remote_facilitator_v1_is_not_offered(remote_gateway: Gateway) -> None:
+    """v1 is the local facilitator's only: the body offers nothing, X-PAYMENT is a 400."""
+    r = httpx.post(f"{remote_gateway.base}/v1/chat/completions", json=BODY, timeout=30)
+    assert r.status_code == 402 and r.json()["x402Version"] == 1
+    assert r.json()["accepts"] == [] and offer_of(r).accepts  # v2 still offered
+    v1 = {"x402Version": 1, "scheme": "exact", "network": "tokenomy-local",
+          "payload": {"signature": "0x", "authorization": {}}}
+    refused = httpx.post(f"{remote_gateway.base}/v1/chat/completions", json=BODY, timeout=30,
+                         headers={"x-payment": base64.b64encode(json.dumps(v1).encode())
+                                  .decode()})
+    assert refused.status_code == 400 and "local facilitator only" in refused.text

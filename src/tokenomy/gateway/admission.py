@@ -349,13 +349,15 @@ class Admission:
         if payment is not None and transfers:
             assert self.facilitator is not None
             receipt = self.facilitator.settlement_of(results[0], transfers[0], payment.auth)
+            if payment.version == 1:  # the network as the v1 client names it
+                receipt = receipt.model_copy(update={"network": payment.payload.get_network()})
         return Settled(cost, captured, stu, q, receipt)
 
     async def _settle_remote(self, payment: Payment, amount: int) -> SettleResponse:
         """Settle at the remote facilitator (0: nothing to settle; the authorization lapses)."""
-        from x402.schemas import SettleResponse
+        from x402.schemas import PaymentPayload, SettleResponse
 
-        assert payment.remote is not None
+        assert payment.remote is not None and isinstance(payment.payload, PaymentPayload)
         if amount == 0:
             return SettleResponse(success=True, payer=payment.auth.payer, transaction="",
                                   network=payment.requirements.network, amount="0")

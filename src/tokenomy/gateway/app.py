@@ -43,6 +43,7 @@ from tokenomy.pricing.stu import build_table
 from tokenomy.report.http import install_report_error_handlers, report_router
 from tokenomy.settlement.facilitator import LedgerFacilitator
 from tokenomy.settlement.network import LOCAL_FACILITATOR, PaymentNetwork
+from tokenomy.settlement.v1 import register_v1_network
 from tokenomy.store import StoreError, open_gateway_store, parse_url
 
 
@@ -70,6 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
                                                keepalive_timeout=UPSTREAM_KEEPALIVE_S),
                 cookie_jar=aiohttp.DummyCookieJar())))
         x = settings.x402
+        register_v1_network()  # the SDK's v1 table learns tokenomy-local (settlement.v1)
         net = PaymentNetwork(x.network, x.asset, x.asset_name, x.asset_version, x.pay_to,
                              LOCAL_FACILITATOR, x.max_timeout_s)
         facilitator = LedgerFacilitator(ledger, net)

@@ -30,6 +30,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from x402.mechanisms.evm.constants import ERR_NONCE_ALREADY_USED
 from x402.schemas import PaymentPayload, PaymentRequirements
+from x402.schemas.v1 import PaymentPayloadV1
 
 from tokenomy.config import QUALITY_TIERS, ModelGroup
 from tokenomy.gateway.admission import Admission, Caller, Refusal, Ticket, rules_for
@@ -99,7 +100,7 @@ class Gateway:
         self.groups = {g.name: g for g in groups}
         self.paywall = paywall
 
-    async def _pay(self, request: Request, family: str, amount: int) -> Payment | Response:
+    async def _pay(self, request: Request, amount: int) -> Payment | Response:
         """The request's x402 payment, verified and held — or the 402 that asks for one."""
         assert self.paywall is not None
         paywall, url = self.paywall, str(request.url)
@@ -108,18 +109,23 @@ class Gateway:
         except ValueError as exc:
             raise Refusal(400, "invalid_payment", str(exc)) from None
         if found is None:
-            return paywall.required(url, amount, family, "payment required: send an API key, "
-                                    "or pay for this request with x402 (PAYMENT-SIGNATURE)")
+            return paywall.required(url, amount, "payment required: send an API key, or pay "
+                                    "for this request with x402 (PAYMENT-SIGNATURE)")
         payload, version = found
-        offer = paywall.match(payload, amount)
-        if offer is None:
-            return paywall.required(url, amount, family, "the payment does not answer this "
-                                    "request's offer (scheme, network, asset, payee or amount)",
-                                    reason="payment_mismatch")
-        if paywall.remote is not None:
-            return await self._pay_remote(paywall, payload, offer, version, url, amount, family)
         facilitator = paywall.facilitator
-        verdict, auth = await asyncio.to_thread(facilitator.check, payload, offer)
+        if isinstance(payload, PaymentPayloadV1):  # v1: the SDK's v1 checks name the mismatch
+            offer, verdict, auth = await asyncio.to_thread(paywall.check_v1, payload, amount,
+                                                           url)
+        else:
+            matched = paywall.match(payload, amount)
+            if matched is None:
+                return paywall.required(url, amount, "the payment does not answer this "
+                                        "request's offer (scheme, network, asset, payee or "
+                                        "amount)", reason="payment_mismatch")
+            offer = matched
+            if paywall.remote is not None:
+                return await self._pay_remote(paywall, payload, offer, url, amount)
+            verdict, auth = await asyncio.to_thread(facilitator.check, payload, offer)
         if auth is not None:  # the hold spends the nonce: a duplicate finds it taken
             results = await self.admission.writer.submit(
                 [facilitator.hold_transfer(offer, auth)], durable=False,
@@ -127,10 +133,12 @@ class Gateway:
             verdict = facilitator.verdict_of(results[0], auth)
         if auth is None or not verdict.is_valid:
             self.metrics.refused(verdict.invalid_reason or "payment_invalid")
-            return paywall.required(url, amount, family,
+            return paywall.required(url, amount,
                                     verdict.invalid_message or "the payment is not valid",
                                     reason=verdict.invalid_reason or "payment_invalid",
-                                    settle=paywall.refusal_settle(verdict, facilitator.net.network))
+                                    settle=paywall.refusal_settle(
+                                        verdict, facilitator.net.network, version),
+                                    version=version)
         return Payment(payload, offer, auth, version)
 
     async def handle(self, request: Request, api: str) -> Response:
@@ -162,7 +170,7 @@ class Gateway:
             plans = self._plans(api, family, model, body,
                                 caller.chain[0].ledger if caller else LEDGER_USDC)
             if caller is None:
-                paid = await self._pay(request, family, plans[0][3].total)
+                paid = await self._pay(request, plans[0][3].total)
                 if isinstance(paid, Response):
                     return paid
                 assert self.paywall is not None
@@ -262,21 +270,21 @@ class Gateway:
         return body
 
     async def _pay_remote(self, paywall: Paywall, payload: PaymentPayload,
-                          offer: PaymentRequirements, version: int, url: str, amount: int,
-                          family: str) -> Payment | Response:
+                          offer: PaymentRequirements, url: str, amount: int,
+                          ) -> Payment | Response:
         """Verify at the remote facilitator; its nonce is claimed here first, so duplicates
         of one payment are served once (verify alone is read-only at a facilitator)."""
         assert paywall.remote is not None
         try:
             auth = authorization_of(payload)
         except ValueError as exc:
-            return paywall.required(url, amount, family, str(exc), reason="invalid_payload")
+            return paywall.required(url, amount, str(exc), reason="invalid_payload")
         seen = f"{offer.network}:{auth.payer.lower()}:{auth.nonce.lower()}"
         claimed, _ = await asyncio.to_thread(
             self.admission.store.claim_idempotency, "x402", seen, payment_request_id(auth),
             time.time_ns())
         if not claimed:
-            return paywall.required(url, amount, family, "this authorization was used",
+            return paywall.required(url, amount, "this authorization was used",
                                     reason=ERR_NONCE_ALREADY_USED)
         try:
             verdict = await paywall.remote.verify(payload, offer)
@@ -284,11 +292,11 @@ class Gateway:
             raise Refusal(502, "facilitator_unavailable",
                           f"the payment facilitator did not answer: {exc}") from None
         if not verdict.is_valid:
-            return paywall.required(url, amount, family,
+            return paywall.required(url, amount,
                                     verdict.invalid_message or "the payment is not valid",
                                     reason=verdict.invalid_reason or "payment_invalid",
                                     settle=paywall.refusal_settle(verdict, offer.network))
-        return Payment(payload, offer, auth, version, paywall.remote)
+        return Payment(payload, offer, auth, 2, paywall.remote)
 
     def _plans(self, api: str, family: str, model: str, body: dict[str, Any],
                ledger: int) -> list[tuple[str, Upstream, Usage, Quote]]:
@@ -402,7 +410,8 @@ class Gateway:
         self.metrics.reserved(-1)
         self.metrics.served(ticket, upstream.name, outcome, usage, settled.cost, seconds)
         overhead_us = int((time.monotonic() - ticket.started_s - upstream_s) * 1e6)
-        headers = Paywall.receipt(settled.receipt) if settled.receipt is not None else {}
+        headers = ({} if settled.receipt is None or ticket.payment is None
+                   else Paywall.receipt(settled.receipt, ticket.payment.version))
         headers |= {"x-tokenomy-upstream": upstream.name,
                     "x-tokenomy-overhead-us": str(overhead_us),
                     **cost_fields(ticket, settled, usage, headers=True)}

@@ -184,7 +184,7 @@ class LedgerFacilitator:
         except ValueError as exc:
             return VerifyResponse(is_valid=False, invalid_reason="invalid_payload",
                                   invalid_message=str(exc)), None
-        refused = self._requirements_refused(req, auth)
+        refused = self.requirements_refused(req, auth)
         if refused is not None:
             return refused, None
         if auth.scheme == SCHEME_EXACT:
@@ -194,7 +194,7 @@ class LedgerFacilitator:
                                           simulate=False)
         return verdict, auth if verdict.is_valid else None
 
-    def _requirements_refused(self, req: PaymentRequirements,
+    def requirements_refused(self, req: PaymentRequirements,
                               auth: Authorization) -> VerifyResponse | None:
         def no(reason: str, message: str) -> VerifyResponse:
             return VerifyResponse(is_valid=False, invalid_reason=reason,
