@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
+from operator import attrgetter
 from typing import Any
 
 from tokenomy._invariant import invariant
@@ -46,6 +47,8 @@ from tokenomy.ledger.types import (
 )
 
 R = CreateTransferResult
+_OK, _EXISTS = R.OK, R.EXISTS
+_TIMESTAMP = attrgetter("timestamp")
 F = TransferFlags
 # Flag bits as plain ints: ``int & IntFlag`` runs IntFlag's slow path on every test.
 _LINKED = int(F.LINKED)
@@ -142,6 +145,7 @@ class _Batch:
 
     def __init__(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
+        self.accounts = snapshot.accounts
         self.balances: dict[int, list[int]] = {}  # id → [dp, dpo, cp, cpo]
         self.created: dict[int, Transfer] = {}
         self.pending: dict[int, tuple[PendingStatus, int]] = {}
@@ -151,7 +155,7 @@ class _Batch:
 
     # -- reads --------------------------------------------------------------------------
     def account(self, account_id: int) -> Account | None:
-        return self.snapshot.accounts.get(account_id)
+        return self.accounts.get(account_id)
 
     def balance(self, account: Account) -> list[int]:
         found = self.balances.get(account.id)
@@ -315,7 +319,8 @@ def _transfer(batch: _Batch, t: Transfer) -> CreateTransferResult:
     shape = _check_shape(t)
     if shape is not None:
         return shape
-    dr, cr = batch.account(t.debit_account_id), batch.account(t.credit_account_id)
+    accounts = batch.accounts
+    dr, cr = accounts.get(t.debit_account_id), accounts.get(t.credit_account_id)
     if dr is None:
         return R.DEBIT_ACCOUNT_NOT_FOUND
     if cr is None:
@@ -447,27 +452,29 @@ def execute_transfers(snapshot: Snapshot, transfers: Sequence[Transfer],
         raise BatchTooLargeError(f"at most {BATCH_MAX} transfers per batch, got {len(transfers)}")
     invariant(timestamp > 0, "the ledger's clock starts after 0")
     batch = _Batch(snapshot)
-    results: list[CreateTransferResult] = [R.OK] * len(transfers)
-    stamped = [_stamped(t, timestamp + i) for i, t in enumerate(transfers)]
+    n = len(transfers)
+    results: list[CreateTransferResult] = [R.OK] * n
+    stamped = list(map(_stamped, transfers, range(timestamp, timestamp + n)))
     linked = [bool(t.flags & _LINKED) for t in stamped]
-    for start, end in chains(len(stamped), linked):
-        mark = len(batch.undo)
+    undo, last = batch.undo, n - 1
+    for start, end in chains(n, linked):
+        mark = len(undo)
         for i in range(start, end):
-            if i == len(stamped) - 1 and linked[i]:
+            if i == last and linked[i]:
                 result = R.LINKED_EVENT_CHAIN_OPEN
             else:
                 result = _one(batch, stamped[i])
-            if result not in (R.OK, R.EXISTS) or (
-                    result is R.EXISTS and end - start > 1):
+            # result codes are enum members: identity is equality
+            if result is not _OK and (result is not _EXISTS or end - start > 1):
                 _fail_chain(batch, results, start, end, i, result, mark, stamped)
                 break
             results[i] = result
-    created = tuple(sorted(batch.created.values(), key=lambda t: t.timestamp))
+    created = tuple(sorted(batch.created.values(), key=_TIMESTAMP))
     changed = {}
     for account_id, b in batch.balances.items():
         before = snapshot.accounts[account_id]
-        if b != [before.debits_pending, before.debits_posted, before.credits_pending,
-                 before.credits_posted]:
+        if (b[0] != before.debits_pending or b[1] != before.debits_posted
+                or b[2] != before.credits_pending or b[3] != before.credits_posted):
             changed[account_id] = _with_balances(before, b)
     return TransferOutcome(tuple(results), created, changed, batch.pending,
                            tuple(batch.failed))
