@@ -158,7 +158,8 @@ class SQLiteLedger(SQLLedger):
             cached.update(super()._accounts(missing, lock))
         # Written earlier in this transaction (expiry before the batch) wins over committed.
         found = {i: cached[i] for i in ids if i in cached}
-        found.update((i, dirty[i]) for i in ids if i in dirty)
+        if dirty:
+            found.update((i, dirty[i]) for i in ids if i in dirty)
         return found
 
     def _transfers_and_failed(self, ids: Collection[int], batch_ids: Collection[int],
@@ -166,12 +167,14 @@ class SQLiteLedger(SQLLedger):
         if not 0 < len(ids) <= _IN_CHUNK:
             return super()._transfers_and_failed(ids, batch_ids)
         # One statement for both (a batch's usual case): the journal rows, then retired ids.
-        keys = [_U128_TEXT(i) for i in ids]
-        retired = [_U128_TEXT(i) for i in batch_ids]
+        keys = list(map(_U128_TEXT, ids))
+        retired = keys if batch_ids is ids else list(map(_U128_TEXT, batch_ids))
         rows = self._db.execute(
             f"SELECT {TRANSFER_COLUMNS}, 0 FROM ledger_transfers WHERE id IN "
             f"({_MARKS[len(keys)]}) UNION ALL SELECT id, {_NULLS}, 1 FROM ledger_failed "
             f"WHERE id IN ({_MARKS[len(retired)]})", [*keys, *retired]).fetchall()
+        if not rows:  # a batch of new ids: the usual case
+            return {}, set()
         transfers = {t.id: t for t in (transfer_of(r) for r in rows if not r[13])}
         return transfers, {int(r[0]) for r in rows if r[13]}
 
