@@ -334,24 +334,27 @@ def _transfer(batch: _Batch, t: Transfer) -> CreateTransferResult:
     if cr.flags & _CLOSED:
         return R.CREDIT_ACCOUNT_ALREADY_CLOSED
     drb, crb = batch.balance(dr), batch.balance(cr)
+    flags = t.flags
     amount = t.amount if t.amount else AMOUNT_MAX
-    if t.flags & _BALANCING_DEBIT:
-        amount = min(amount, max(0, drb[3] - drb[0] - drb[1]))
-    if t.flags & _BALANCING_CREDIT:
-        amount = min(amount, max(0, crb[1] - crb[2] - crb[3]))
-    if t.flags & _PENDING and t.timeout and t.timestamp + t.timeout * NS_PER_S > U64_MAX:
+    if flags & _BALANCING:
+        if flags & _BALANCING_DEBIT:
+            amount = min(amount, max(0, drb[3] - drb[0] - drb[1]))
+        if flags & _BALANCING_CREDIT:
+            amount = min(amount, max(0, crb[1] - crb[2] - crb[3]))
+    pending = bool(flags & _PENDING)
+    if pending and t.timeout and t.timestamp + t.timeout * NS_PER_S > U64_MAX:
         return R.OVERFLOWS_TIMEOUT
-    refused = _limits(dr, drb, cr, crb, amount, bool(t.flags & _PENDING))
+    refused = _limits(dr, drb, cr, crb, amount, pending)
     if refused is not None:
         return refused
-    if t.flags & _PENDING:
+    if pending:
         batch.move(drb, crb, amount, 0)
         expires_at = t.timestamp + t.timeout * NS_PER_S if t.timeout else 0
         batch.set_status(t.id, PendingStatus.PENDING, expires_at)
     else:
         batch.move(drb, crb, 0, amount)
     batch.create(t if amount == t.amount else replace(t, amount=amount))
-    return R.OK
+    return _OK
 
 
 def _one(batch: _Batch, t: Transfer) -> CreateTransferResult:
