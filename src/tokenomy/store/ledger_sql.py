@@ -333,10 +333,11 @@ class SQLLedger(GatewayTables):
             _, next_expiry = self._expire_due(start - 1)
         outcome = execute_transfers(self._snapshot(transfers), transfers, start)
         self._write(outcome)
-        deadlines = [expires_at for status, expires_at in outcome.pending.values()
-                     if status is PendingStatus.PENDING and expires_at > 0]
-        if deadlines and (next_expiry == 0 or min(deadlines) < next_expiry):
-            self._set_next_expiry(min(deadlines))
+        if outcome.pending:
+            deadlines = [expires_at for status, expires_at in outcome.pending.values()
+                         if status is PendingStatus.PENDING and expires_at > 0]
+            if deadlines and (next_expiry == 0 or min(deadlines) < next_expiry):
+                self._set_next_expiry(min(deadlines))
         return list(outcome.results)
 
     def _snapshot(self, batch: Sequence[Transfer]) -> Snapshot:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Collection, Sequence
+from functools import lru_cache
 from pathlib import Path
 
 from tokenomy._invariant import invariant
@@ -24,6 +25,15 @@ _U128_TEXT = "%039d".__mod__  # u128 as fixed-width text: text order is numeric 
 _IN_CHUNK = 500  # ids per ``IN (…)`` (SQLite's parameter limit is 32,766)
 _MARKS = ["", *(", ".join("?" * n) for n in range(1, _IN_CHUNK + 1))]
 _NULLS = ", ".join(["NULL"] * 12)  # the transfer columns a retired id does not have
+
+
+@lru_cache(maxsize=64)
+def _journal_and_failed(ids: int, retired: int) -> str:
+    """One statement for a batch's lookups: the journal rows of ``ids`` ids (flag 0), then
+    the retired ids among ``retired`` ids (flag 1)."""
+    return (f"SELECT {TRANSFER_COLUMNS}, 0 FROM ledger_transfers WHERE id IN ({_MARKS[ids]}) "
+            f"UNION ALL SELECT id, {_NULLS}, 1 FROM ledger_failed WHERE id IN "
+            f"({_MARKS[retired]})")
 
 
 class SQLiteLedger(SQLLedger):
@@ -169,10 +179,8 @@ class SQLiteLedger(SQLLedger):
         # One statement for both (a batch's usual case): the journal rows, then retired ids.
         keys = list(map(_U128_TEXT, ids))
         retired = keys if batch_ids is ids else list(map(_U128_TEXT, batch_ids))
-        rows = self._db.execute(
-            f"SELECT {TRANSFER_COLUMNS}, 0 FROM ledger_transfers WHERE id IN "
-            f"({_MARKS[len(keys)]}) UNION ALL SELECT id, {_NULLS}, 1 FROM ledger_failed "
-            f"WHERE id IN ({_MARKS[len(retired)]})", [*keys, *retired]).fetchall()
+        rows = self._db.execute(_journal_and_failed(len(keys), len(retired)),
+                                [*keys, *retired]).fetchall()
         if not rows:  # a batch of new ids: the usual case
             return {}, set()
         transfers = {t.id: t for t in (transfer_of(r) for r in rows if not r[13])}
