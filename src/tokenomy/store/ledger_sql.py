@@ -183,6 +183,10 @@ class SQLLedger(GatewayTables):
     def _run_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
         raise NotImplementedError
 
+    def _insert_transfers(self, rows: Sequence[Sequence[object]]) -> None:
+        """Append these journal rows (in order; a dialect may send several per statement)."""
+        self._run_many(INSERT_TRANSFER, rows)
+
     def _select_ids(self, sql: str, column: str, ids: Collection[int],
                     lock: bool = False) -> list[Row]:
         """Rows of ``sql`` (a SELECT … WHERE {ids}) whose ``column`` is one of ``ids``."""
@@ -295,7 +299,7 @@ class SQLLedger(GatewayTables):
 
     def _write(self, outcome: TransferOutcome) -> None:
         if outcome.created:
-            self._run_many(INSERT_TRANSFER, self._transfer_rows(outcome.created))
+            self._insert_transfers(self._transfer_rows(outcome.created))
         if outcome.accounts:
             self._note_accounts(outcome.accounts)
             e = self._encode
