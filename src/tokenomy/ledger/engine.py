@@ -456,7 +456,7 @@ def execute_transfers(snapshot: Snapshot, transfers: Sequence[Transfer],
     invariant(timestamp > 0, "the ledger's clock starts after 0")
     batch = _Batch(snapshot)
     n = len(transfers)
-    results: list[CreateTransferResult] = [R.OK] * n
+    results: list[CreateTransferResult] = [_OK] * n
     stamped = list(map(_stamped, transfers, range(timestamp, timestamp + n)))
     linked = [bool(t.flags & _LINKED) for t in stamped]
     undo, last = batch.undo, n - 1

@@ -303,9 +303,11 @@ class SQLLedger(GatewayTables):
         if outcome.accounts:
             self._note_accounts(outcome.accounts)
             e = self._encode
+            zero = e(0)  # most accounts have nothing pending
             self._run_many(UPDATE_BALANCES, [
-                (e(a.debits_pending), e(a.debits_posted), e(a.credits_pending),
-                 e(a.credits_posted), e(a.id)) for a in outcome.accounts.values()])
+                (e(a.debits_pending) if a.debits_pending else zero, e(a.debits_posted),
+                 e(a.credits_pending) if a.credits_pending else zero, e(a.credits_posted),
+                 e(a.id)) for a in outcome.accounts.values()])
         if outcome.pending:
             self._run_many(UPSERT_PENDING, [(self.u128(i), status.value, expires_at)
                                             for i, (status, expires_at)
