@@ -105,20 +105,17 @@ def check_transfers(transfers: Sequence[Transfer]) -> None:
     if len(transfers) > BATCH_MAX:
         raise BatchTooLargeError(f"at most {BATCH_MAX} transfers per batch, got {len(transfers)}")
     for i, t in enumerate(transfers):
-        if (type(t.id) is int and type(t.debit_account_id) is int
-                and type(t.credit_account_id) is int and type(t.amount) is int
-                and type(t.pending_id) is int and type(t.user_data_128) is int
-                and type(t.user_data_64) is int and type(t.user_data_32) is int
-                and type(t.ledger) is int and type(t.timeout) is int and type(t.code) is int
-                and min(t.id, t.debit_account_id, t.credit_account_id, t.amount,
-                             t.pending_id, t.user_data_128, t.user_data_64, t.user_data_32,
-                             t.ledger, t.timeout, t.code, int(t.flags)) >= 0
-                and max(t.id, t.debit_account_id, t.credit_account_id, t.amount, t.pending_id,
-                        t.user_data_128) <= U128_MAX
-                and t.user_data_64 <= U64_MAX
-                and max(t.user_data_32, t.ledger, t.timeout) <= U32_MAX
-                and t.code <= U16_MAX and int(t.flags) <= U16_MAX):
-            continue  # the common case: one test; the detailed ones name what is wrong
+        a, b, c, d, e, f = (t.id, t.debit_account_id, t.credit_account_id, t.amount,
+                            t.pending_id, t.user_data_128)
+        g, h, j, k, m = t.user_data_64, t.user_data_32, t.ledger, t.timeout, t.code
+        # The common case in one test: exact ints, then each range as "no bit above it" (an
+        # OR of ints is negative if any is, and x >> n == 0 iff 0 <= x < 2**n).
+        if (type(a) is int and type(b) is int and type(c) is int and type(d) is int
+                and type(e) is int and type(f) is int and type(g) is int and type(h) is int
+                and type(j) is int and type(k) is int and type(m) is int
+                and 0 <= int(t.flags) <= U16_MAX and (a | b | c | d | e | f) >> 128 == 0
+                and g >> 64 == 0 and (h | j | k) >> 32 == 0 and m >> 16 == 0):
+            continue  # the detailed checks name what is wrong
         for name in ("id", "debit_account_id", "credit_account_id", "amount", "pending_id",
                      "user_data_128"):
             _in_range(f"transfer {i}: {name}", getattr(t, name), U128_MAX)
