@@ -106,6 +106,34 @@ def test_every_store_matches_the_memory_ledger(ledger: LedgerStore, clock: Clock
     assert ledger.verify() == [] == reference.verify()
 
 
+@pytest.mark.parametrize("size", [31, 32, 33, 97, 600])
+def test_large_batches_match_the_memory_ledger(ledger: LedgerStore, clock: Clock,
+                                               size: int) -> None:
+    """Batches around the SQLite store's multi-row INSERT (32 journal rows a statement) and
+    above its one-statement lookup (500 ids): the same results and journal as in memory."""
+    rng = random.Random(size)
+    reference = MemoryLedger(clock)
+    assert ledger.create_accounts(_accounts()) == reference.create_accounts(_accounts())
+    grants = [Transfer(900 + i, 1, a, 10**6, ledger=1, code=1) for i, a in enumerate((2, 3))]
+    assert ledger.create_transfers(grants) == reference.create_transfers(grants)
+    sent: list[Transfer] = []
+    next_id = 1_000
+    for step in range(3):
+        batch: list[Transfer] = []
+        while len(batch) < size:
+            part = _random_batch(rng, sent + batch, next_id)
+            next_id += len(part)
+            batch.extend(t for t in part if t.amount <= U128_MAX)  # no input errors here
+        batch = batch[:size]
+        assert ledger.create_transfers(batch) == reference.create_transfers(batch), step
+        sent.extend(batch)
+        clock.advance(1)
+    ids = sorted({t.id for t in sent})
+    assert ledger.lookup_transfers(ids) == reference.lookup_transfers(ids)
+    assert ledger.list_accounts() == reference.list_accounts()
+    assert ledger.verify() == [] == reference.verify()
+
+
 def test_accounts_list_in_id_order_across_the_whole_u128_range(ledger: LedgerStore) -> None:
     ids = [U128_MAX - 1, 9, 10, 2**64, 2**63, 100, BIG]
     assert ledger.create_accounts([Account(i, 1 + i % 2, 1) for i in ids]) == ["ok"] * 7

@@ -26,7 +26,9 @@ Semantics and validation order follow TigerBeetle's reference model (``reference
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
+from operator import attrgetter
+from typing import Any
 
 from tokenomy._invariant import invariant
 from tokenomy.ledger.types import (
@@ -45,6 +47,8 @@ from tokenomy.ledger.types import (
 )
 
 R = CreateTransferResult
+_OK, _EXISTS = R.OK, R.EXISTS
+_TIMESTAMP = attrgetter("timestamp")
 F = TransferFlags
 # Flag bits as plain ints: ``int & IntFlag`` runs IntFlag's slow path on every test.
 _LINKED = int(F.LINKED)
@@ -141,15 +145,17 @@ class _Batch:
 
     def __init__(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
+        self.accounts = snapshot.accounts
         self.balances: dict[int, list[int]] = {}  # id → [dp, dpo, cp, cpo]
         self.created: dict[int, Transfer] = {}
         self.pending: dict[int, tuple[PendingStatus, int]] = {}
         self.failed: list[int] = []
-        self.undo: list[tuple[str, int, object]] = []
+        # ("moved", drb, crb, pending, posted) | ("created", id) | ("pending", id, before)
+        self.undo: list[tuple[Any, ...]] = []
 
     # -- reads --------------------------------------------------------------------------
     def account(self, account_id: int) -> Account | None:
-        return self.snapshot.accounts.get(account_id)
+        return self.accounts.get(account_id)
 
     def balance(self, account: Account) -> list[int]:
         found = self.balances.get(account.id)
@@ -166,16 +172,17 @@ class _Batch:
         return self.pending.get(transfer_id) or self.snapshot.pending.get(transfer_id)
 
     # -- writes (undoable) --------------------------------------------------------------
-    def adjust(self, account: Account, dp: int, dpo: int, cp: int, cpo: int) -> None:
-        b = self.balance(account)
-        self.undo.append(("balance", account.id, list(b)))
-        b[0] += dp
-        b[1] += dpo
-        b[2] += cp
-        b[3] += cpo
+    def move(self, drb: list[int], crb: list[int], pending: int, posted: int) -> None:
+        """Debit the account of balances ``drb`` and credit that of ``crb``: ``pending`` to
+        their pending fields (negative: a release), ``posted`` to their posted fields."""
+        drb[0] += pending
+        drb[1] += posted
+        crb[2] += pending
+        crb[3] += posted
+        self.undo.append(("moved", drb, crb, pending, posted))
 
     def create(self, t: Transfer) -> None:
-        self.undo.append(("created", t.id, None))
+        self.undo.append(("created", t.id))
         self.created[t.id] = t
 
     def set_status(self, transfer_id: int, status: PendingStatus, expires_at: int) -> None:
@@ -184,17 +191,20 @@ class _Batch:
 
     def rollback(self, mark: int) -> None:
         while len(self.undo) > mark:
-            kind, key, before = self.undo.pop()
-            if kind == "balance":
-                assert isinstance(before, list)
-                self.balances[key][:] = before
+            entry = self.undo.pop()
+            kind = entry[0]
+            if kind == "moved":
+                _, drb, crb, pending, posted = entry
+                drb[0] -= pending
+                drb[1] -= posted
+                crb[2] -= pending
+                crb[3] -= posted
             elif kind == "created":
-                del self.created[key]
-            elif before is None:
-                del self.pending[key]
+                del self.created[entry[1]]
+            elif entry[2] is None:
+                del self.pending[entry[1]]
             else:
-                assert isinstance(before, tuple)
-                self.pending[key] = before
+                self.pending[entry[1]] = entry[2]
 
 
 def _limits(dr: Account, drb: list[int], cr: Account, crb: list[int],
@@ -268,8 +278,7 @@ def _post_or_void(batch: _Batch, t: Transfer) -> CreateTransferResult:
         return R.OVERFLOWS_DEBITS_POSTED if drb[1] + amount > U128_MAX else (
             R.OVERFLOWS_CREDITS_POSTED)
     posted = amount if posting else 0
-    batch.adjust(dr, -p.amount, posted, 0, 0)
-    batch.adjust(cr, 0, 0, -p.amount, posted)
+    batch.move(drb, crb, -p.amount, posted)
     batch.set_status(p.id, PendingStatus.POSTED if posting else PendingStatus.VOIDED,
                      expires_at)
     batch.create(replace(t, debit_account_id=p.debit_account_id,
@@ -310,7 +319,8 @@ def _transfer(batch: _Batch, t: Transfer) -> CreateTransferResult:
     shape = _check_shape(t)
     if shape is not None:
         return shape
-    dr, cr = batch.account(t.debit_account_id), batch.account(t.credit_account_id)
+    accounts = batch.accounts
+    dr, cr = accounts.get(t.debit_account_id), accounts.get(t.credit_account_id)
     if dr is None:
         return R.DEBIT_ACCOUNT_NOT_FOUND
     if cr is None:
@@ -324,26 +334,27 @@ def _transfer(batch: _Batch, t: Transfer) -> CreateTransferResult:
     if cr.flags & _CLOSED:
         return R.CREDIT_ACCOUNT_ALREADY_CLOSED
     drb, crb = batch.balance(dr), batch.balance(cr)
+    flags = t.flags
     amount = t.amount if t.amount else AMOUNT_MAX
-    if t.flags & _BALANCING_DEBIT:
-        amount = min(amount, max(0, drb[3] - drb[0] - drb[1]))
-    if t.flags & _BALANCING_CREDIT:
-        amount = min(amount, max(0, crb[1] - crb[2] - crb[3]))
-    if t.flags & _PENDING and t.timeout and t.timestamp + t.timeout * NS_PER_S > U64_MAX:
+    if flags & _BALANCING:
+        if flags & _BALANCING_DEBIT:
+            amount = min(amount, max(0, drb[3] - drb[0] - drb[1]))
+        if flags & _BALANCING_CREDIT:
+            amount = min(amount, max(0, crb[1] - crb[2] - crb[3]))
+    pending = bool(flags & _PENDING)
+    if pending and t.timeout and t.timestamp + t.timeout * NS_PER_S > U64_MAX:
         return R.OVERFLOWS_TIMEOUT
-    refused = _limits(dr, drb, cr, crb, amount, bool(t.flags & _PENDING))
+    refused = _limits(dr, drb, cr, crb, amount, pending)
     if refused is not None:
         return refused
-    if t.flags & _PENDING:
-        batch.adjust(dr, amount, 0, 0, 0)
-        batch.adjust(cr, 0, 0, amount, 0)
+    if pending:
+        batch.move(drb, crb, amount, 0)
         expires_at = t.timestamp + t.timeout * NS_PER_S if t.timeout else 0
         batch.set_status(t.id, PendingStatus.PENDING, expires_at)
     else:
-        batch.adjust(dr, 0, amount, 0, 0)
-        batch.adjust(cr, 0, 0, 0, amount)
+        batch.move(drb, crb, 0, amount)
     batch.create(t if amount == t.amount else replace(t, amount=amount))
-    return R.OK
+    return _OK
 
 
 def _one(batch: _Batch, t: Transfer) -> CreateTransferResult:
@@ -369,16 +380,60 @@ def _one(batch: _Batch, t: Transfer) -> CreateTransferResult:
     return _transfer(batch, t)
 
 
+# The engine builds a Transfer per event and an Account per changed balance. A frozen
+# dataclass's __init__ sets each field through ``object.__setattr__``; setting the slots
+# through their descriptors costs half. Only for values the engine already holds as valid.
+_new = object.__new__
+_T = {f.name: getattr(Transfer, f.name).__set__ for f in fields(Transfer)}
+_A = {f.name: getattr(Account, f.name).__set__ for f in fields(Account)}
+invariant(len(_T) == 13 and len(_A) == 12, "_stamped and _with_balances set every field")
+(_t_id, _t_debit, _t_credit, _t_amount, _t_ledger, _t_code, _t_flags, _t_pending_id,
+ _t_timeout, _t_ud128, _t_ud64, _t_ud32, _t_timestamp) = (
+    _T["id"], _T["debit_account_id"], _T["credit_account_id"], _T["amount"], _T["ledger"],
+    _T["code"], _T["flags"], _T["pending_id"], _T["timeout"], _T["user_data_128"],
+    _T["user_data_64"], _T["user_data_32"], _T["timestamp"])
+(_a_id, _a_ledger, _a_code, _a_flags, _a_dp, _a_dpo, _a_cp, _a_cpo, _a_ud128, _a_ud64,
+ _a_ud32, _a_timestamp) = (
+    _A["id"], _A["ledger"], _A["code"], _A["flags"], _A["debits_pending"], _A["debits_posted"],
+    _A["credits_pending"], _A["credits_posted"], _A["user_data_128"], _A["user_data_64"],
+    _A["user_data_32"], _A["timestamp"])
+
+
 def _stamped(t: Transfer, timestamp: int) -> Transfer:
     """``t`` with the ledger's timestamp and plain-int flags (cheaper than ``replace``)."""
-    return Transfer(t.id, t.debit_account_id, t.credit_account_id, t.amount, t.ledger, t.code,
-                    int(t.flags), t.pending_id, t.timeout, t.user_data_128, t.user_data_64,
-                    t.user_data_32, timestamp)
+    s = _new(Transfer)
+    _t_id(s, t.id)
+    _t_debit(s, t.debit_account_id)
+    _t_credit(s, t.credit_account_id)
+    _t_amount(s, t.amount)
+    _t_ledger(s, t.ledger)
+    _t_code(s, t.code)
+    _t_flags(s, int(t.flags))
+    _t_pending_id(s, t.pending_id)
+    _t_timeout(s, t.timeout)
+    _t_ud128(s, t.user_data_128)
+    _t_ud64(s, t.user_data_64)
+    _t_ud32(s, t.user_data_32)
+    _t_timestamp(s, timestamp)
+    return s
 
 
 def _with_balances(a: Account, b: list[int]) -> Account:
-    return Account(a.id, a.ledger, a.code, a.flags, b[0], b[1], b[2], b[3], a.user_data_128,
-                   a.user_data_64, a.user_data_32, a.timestamp)
+    """``a`` with the balances ``b`` (debits pending, posted, credits pending, posted)."""
+    s = _new(Account)
+    _a_id(s, a.id)
+    _a_ledger(s, a.ledger)
+    _a_code(s, a.code)
+    _a_flags(s, a.flags)
+    _a_dp(s, b[0])
+    _a_dpo(s, b[1])
+    _a_cp(s, b[2])
+    _a_cpo(s, b[3])
+    _a_ud128(s, a.user_data_128)
+    _a_ud64(s, a.user_data_64)
+    _a_ud32(s, a.user_data_32)
+    _a_timestamp(s, a.timestamp)
+    return s
 
 
 def chains(n: int, linked: Sequence[bool]) -> list[tuple[int, int]]:
@@ -400,27 +455,29 @@ def execute_transfers(snapshot: Snapshot, transfers: Sequence[Transfer],
         raise BatchTooLargeError(f"at most {BATCH_MAX} transfers per batch, got {len(transfers)}")
     invariant(timestamp > 0, "the ledger's clock starts after 0")
     batch = _Batch(snapshot)
-    results: list[CreateTransferResult] = [R.OK] * len(transfers)
-    stamped = [_stamped(t, timestamp + i) for i, t in enumerate(transfers)]
+    n = len(transfers)
+    results: list[CreateTransferResult] = [_OK] * n
+    stamped = list(map(_stamped, transfers, range(timestamp, timestamp + n)))
     linked = [bool(t.flags & _LINKED) for t in stamped]
-    for start, end in chains(len(stamped), linked):
-        mark = len(batch.undo)
+    undo, last = batch.undo, n - 1
+    for start, end in chains(n, linked):
+        mark = len(undo)
         for i in range(start, end):
-            if i == len(stamped) - 1 and linked[i]:
+            if i == last and linked[i]:
                 result = R.LINKED_EVENT_CHAIN_OPEN
             else:
                 result = _one(batch, stamped[i])
-            if result not in (R.OK, R.EXISTS) or (
-                    result is R.EXISTS and end - start > 1):
+            # result codes are enum members: identity is equality
+            if result is not _OK and (result is not _EXISTS or end - start > 1):
                 _fail_chain(batch, results, start, end, i, result, mark, stamped)
                 break
             results[i] = result
-    created = tuple(sorted(batch.created.values(), key=lambda t: t.timestamp))
+    created = tuple(sorted(batch.created.values(), key=_TIMESTAMP))
     changed = {}
     for account_id, b in batch.balances.items():
         before = snapshot.accounts[account_id]
-        if b != [before.debits_pending, before.debits_posted, before.credits_pending,
-                 before.credits_posted]:
+        if (b[0] != before.debits_pending or b[1] != before.debits_posted
+                or b[2] != before.credits_pending or b[3] != before.credits_posted):
             changed[account_id] = _with_balances(before, b)
     return TransferOutcome(tuple(results), created, changed, batch.pending,
                            tuple(batch.failed))
@@ -451,8 +508,7 @@ def expire(snapshot: Snapshot, due: Sequence[Transfer]) -> TransferOutcome:
                   f"only pending transfers expire ({p.id})")
         dr, cr = batch.account(p.debit_account_id), batch.account(p.credit_account_id)
         assert dr is not None and cr is not None and state is not None
-        batch.adjust(dr, -p.amount, 0, 0, 0)
-        batch.adjust(cr, 0, 0, -p.amount, 0)
+        batch.move(batch.balance(dr), batch.balance(cr), -p.amount, 0)
         batch.set_status(p.id, PendingStatus.EXPIRED, state[1])
     changed = {account_id: _with_balances(snapshot.accounts[account_id], b)
                for account_id, b in batch.balances.items()}

@@ -11,12 +11,20 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Collection, Sequence
+from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 
 from tokenomy._invariant import invariant
 from tokenomy.ledger.types import Account, Transfer
 from tokenomy.store.ledger_sql import I64_LIMIT as _I64
-from tokenomy.store.ledger_sql import TRANSFER_COLUMNS, Row, SQLLedger, transfer_of
+from tokenomy.store.ledger_sql import (
+    INSERT_TRANSFER,
+    TRANSFER_COLUMNS,
+    Row,
+    SQLLedger,
+    transfer_of,
+)
 
 SYNCHRONOUS = ("full", "normal")
 BUSY_TIMEOUT_MS = 60_000  # how long a writer waits for the file's write lock
@@ -24,6 +32,18 @@ _U128_TEXT = "%039d".__mod__  # u128 as fixed-width text: text order is numeric 
 _IN_CHUNK = 500  # ids per ``IN (…)`` (SQLite's parameter limit is 32,766)
 _MARKS = ["", *(", ".join("?" * n) for n in range(1, _IN_CHUNK + 1))]
 _NULLS = ", ".join(["NULL"] * 12)  # the transfer columns a retired id does not have
+_ROWS_PER_INSERT = 32  # journal rows per INSERT statement: 416 parameters
+_INSERT_TRANSFERS = (f"INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}) VALUES "
+                     + ", ".join([f"({', '.join('?' * 13)})"] * _ROWS_PER_INSERT))
+
+
+@lru_cache(maxsize=64)
+def _journal_and_failed(ids: int, retired: int) -> str:
+    """One statement for a batch's lookups: the journal rows of ``ids`` ids (flag 0), then
+    the retired ids among ``retired`` ids (flag 1)."""
+    return (f"SELECT {TRANSFER_COLUMNS}, 0 FROM ledger_transfers WHERE id IN ({_MARKS[ids]}) "
+            f"UNION ALL SELECT id, {_NULLS}, 1 FROM ledger_failed WHERE id IN "
+            f"({_MARKS[retired]})")
 
 
 class SQLiteLedger(SQLLedger):
@@ -86,6 +106,16 @@ class SQLiteLedger(SQLLedger):
 
     def _run_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
         self._db.executemany(sql, rows)
+
+    def _insert_transfers(self, rows: Sequence[Sequence[object]]) -> None:
+        # A multi-row INSERT costs less per row than one statement step per row.
+        grouped = len(rows) - len(rows) % _ROWS_PER_INSERT
+        if grouped:
+            self._db.executemany(_INSERT_TRANSFERS, [
+                tuple(chain.from_iterable(rows[at:at + _ROWS_PER_INSERT]))
+                for at in range(0, grouped, _ROWS_PER_INSERT)])
+        if grouped < len(rows):
+            self._db.executemany(INSERT_TRANSFER, rows[grouped:])
 
     def _select_ids(self, sql: str, column: str, ids: Collection[int],
                     lock: bool = False) -> list[Row]:
@@ -159,7 +189,8 @@ class SQLiteLedger(SQLLedger):
             cached.update(super()._accounts(missing, lock))
         # Written earlier in this transaction (expiry before the batch) wins over committed.
         found = {i: cached[i] for i in ids if i in cached}
-        found.update((i, dirty[i]) for i in ids if i in dirty)
+        if dirty:
+            found.update((i, dirty[i]) for i in ids if i in dirty)
         return found
 
     def _transfers_and_failed(self, ids: Collection[int], batch_ids: Collection[int],
@@ -167,12 +198,12 @@ class SQLiteLedger(SQLLedger):
         if not 0 < len(ids) <= _IN_CHUNK:
             return super()._transfers_and_failed(ids, batch_ids)
         # One statement for both (a batch's usual case): the journal rows, then retired ids.
-        keys = [_U128_TEXT(i) for i in ids]
-        retired = [_U128_TEXT(i) for i in batch_ids]
-        rows = self._db.execute(
-            f"SELECT {TRANSFER_COLUMNS}, 0 FROM ledger_transfers WHERE id IN "
-            f"({_MARKS[len(keys)]}) UNION ALL SELECT id, {_NULLS}, 1 FROM ledger_failed "
-            f"WHERE id IN ({_MARKS[len(retired)]})", [*keys, *retired]).fetchall()
+        keys = list(map(_U128_TEXT, ids))
+        retired = keys if batch_ids is ids else list(map(_U128_TEXT, batch_ids))
+        rows = self._db.execute(_journal_and_failed(len(keys), len(retired)),
+                                [*keys, *retired]).fetchall()
+        if not rows:  # a batch of new ids: the usual case
+            return {}, set()
         transfers = {t.id: t for t in (transfer_of(r) for r in rows if not r[13])}
         return transfers, {int(r[0]) for r in rows if r[13]}
 
