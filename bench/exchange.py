@@ -172,7 +172,9 @@ class Cleared:
         self.stores.append(store)
         ensure_house(store)
         owners = range(1, OWNERS + 1)
-        store.create_accounts([a for o in owners for a in member_accounts(o)])
+        accounts = [a for o in owners for a in member_accounts(o)]
+        for at in range(0, len(accounts), 8_000):  # a batch holds at most 8,190
+            store.create_accounts(accounts[at:at + 8_000])
         grade = SPOT.spec.grade.name
         store.create_transfers([Transfer(derive_id("bench-cash", str(o)), funding_account_id(
             LEDGER_USD), cash_account(o, LEDGER_USD), CLEARED_CASH, LEDGER_USD, CODE_DEPOSIT)
