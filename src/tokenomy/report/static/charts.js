@@ -74,6 +74,8 @@
     opts = opts || {};
     if (!data.labels.length) { return empty(container, opts.empty); }
     var f = frame(container, opts), max = maxOf(data.series);
+    var tight = (f.width - f.left - f.right) / data.labels.length < 70;  /* slant the labels */
+    if (tight) { f.bottom = 120; f.left = 130; }
     var plotW = f.width - f.left - f.right, plotH = f.height - f.top - f.bottom;
     var groupW = plotW / data.labels.length, n = data.series.length;
     var barW = Math.max(2, (groupW * 0.8) / n), points = 0;
@@ -90,8 +92,10 @@
         el("title", {}, r).textContent = label + " · " + s.name + ": " + value;
         points += 1;
       });
-      text(f.svg, f.left + li * groupW + groupW / 2, f.height - f.bottom + 14,
-           String(label).slice(0, 18), {"text-anchor": "middle"});
+      var lx = f.left + li * groupW + groupW / 2, ly = f.height - f.bottom + 14;
+      text(f.svg, lx, ly, String(label).slice(0, tight ? 30 : 18), tight
+           ? {"text-anchor": "end", "font-size": "9", transform: "rotate(-40 " + lx + " " + ly + ")"}
+           : {"text-anchor": "middle"});
     });
     container.setAttribute("data-rendered", "1");
     container.setAttribute("data-points", String(points));
