@@ -80,8 +80,8 @@ def _runner(endpoint: str | None, model: str | None, local: str | None, seconds:
             torch, hf_model = load_model(local)
         except LocalModelError as exc:
             fail(str(exc))
-        return lambda batch, meter, _progress: run_local_batch(torch, hf_model, batch, seconds,
-                                                              meter)
+        return lambda batch, meter, progress: run_local_batch(torch, hf_model, batch, seconds,
+                                                             meter, progress)
     if endpoint is None or model is None:
         fail("give --endpoint and --model (or --local MODEL_OR_CONFIG)")
     if not endpoint.startswith(("http://", "https://")):

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tokenomy.energy import Meter
+from tokenomy.energy.load import Progress
 from tokenomy.factory.measure import BatchRun
 
 PROMPT_TOKENS = 512
@@ -50,7 +51,7 @@ def load_model(name_or_config: str) -> tuple[Any, Any]:
 
 
 def run_local_batch(torch: Any, model: Any, batch: int, seconds: float,
-                    meter: Meter) -> BatchRun:
+                    meter: Meter, progress: Progress | None = None) -> BatchRun:
     """Decode ``batch`` sequences greedily for ``seconds`` (a fresh prompt per call of
     ``STEPS_PER_CALL`` steps), counting the generated tokens."""
     device = next(model.parameters()).device
@@ -68,5 +69,7 @@ def run_local_batch(torch: Any, model: Any, batch: int, seconds: float,
             tokens += batch * (int(out.shape[1]) - PROMPT_TOKENS)
             calls += 1
             meter.poll()
+            if progress is not None:
+                progress(min(time.monotonic() - started, seconds), tokens)
         reading = meter.end()
     return BatchRun(batch, tokens, calls, 0, reading)
