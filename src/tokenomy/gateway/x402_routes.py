@@ -54,26 +54,25 @@ def _v1(f: LedgerFacilitator) -> LedgerFacilitatorV1:
     return LedgerFacilitatorV1(f, network)
 
 
-def _verify(f: LedgerFacilitator, payment: Payment) -> dict[str, Any]:
+def _run(f: LedgerFacilitator, payment: Payment, action: str) -> dict[str, Any]:
+    """``verify`` or ``settle`` the payment with the facilitator of its x402 version."""
     payload, requirements = payment
     if isinstance(payload, PaymentPayloadV1):
         assert isinstance(requirements, PaymentRequirementsV1)
-        verdict = _v1(f).verify(payload, requirements)
+        answer = getattr(_v1(f), action)(payload, requirements)
     else:
         assert isinstance(requirements, PaymentRequirements)
-        verdict = f.verify(payload, requirements)
-    return verdict.model_dump(by_alias=True, exclude_none=True)
+        answer = getattr(f, action)(payload, requirements)
+    dumped: dict[str, Any] = answer.model_dump(by_alias=True, exclude_none=True)
+    return dumped
+
+
+def _verify(f: LedgerFacilitator, payment: Payment) -> dict[str, Any]:
+    return _run(f, payment, "verify")
 
 
 def _settle(f: LedgerFacilitator, payment: Payment) -> dict[str, Any]:
-    payload, requirements = payment
-    if isinstance(payload, PaymentPayloadV1):
-        assert isinstance(requirements, PaymentRequirementsV1)
-        settled = _v1(f).settle(payload, requirements)
-    else:
-        assert isinstance(requirements, PaymentRequirements)
-        settled = f.settle(payload, requirements)
-    return settled.model_dump(by_alias=True, exclude_none=True)
+    return _run(f, payment, "settle")
 
 
 def x402_router(facilitator_of: Any) -> APIRouter:
