@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-import httpx
+from yarl import URL
 
 from tokenomy.config import UpstreamSpec
 
@@ -53,7 +53,7 @@ class Upstream:
     failures: int = 0  # consecutive
     open_until: float = 0.0  # monotonic seconds; the breaker is open before it
     trial: bool = False  # a half-open trial request is in flight
-    _urls: dict[str, httpx.URL] = field(default_factory=dict)
+    _urls: dict[str, URL] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -65,11 +65,11 @@ class Upstream:
     def available(self, now: float) -> bool:
         return now >= self.open_until and not self.trial
 
-    def url(self, api: str) -> httpx.URL:
+    def url(self, api: str) -> URL:
         """The endpoint of ``api`` (parsed once: URL parsing is a hot-path cost)."""
         found = self._urls.get(api)
         if found is None:
-            found = self._urls[api] = httpx.URL(self.spec.base_url + PATHS[(self.spec.kind, api)])
+            found = self._urls[api] = URL(self.spec.base_url + PATHS[(self.spec.kind, api)])
         return found
 
     def headers(self, client_headers: Mapping[str, str]) -> dict[str, str]:
