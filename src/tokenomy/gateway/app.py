@@ -89,14 +89,13 @@ def create_app(settings: Settings) -> FastAPI:
             writer.stop()
             ledger.close()
 
-    app = FastAPI(
+    app = ProxyFastPath(
         title="Tokenomy",
         version=__version__,
         description="Meter, price, hold, trade and pay for AI tokens.",
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.add_middleware(ProxyFastPath)
     install_ledger_error_handlers(app)
     install_report_error_handlers(app)
 

@@ -53,6 +53,8 @@ _CLASS_INDEX = {c.value: i for i, c in enumerate(TOKEN_CLASSES)}
 _MOD_INDEX = {m.value: i for i, m in enumerate(MODALITIES)}
 _ZEROS = (0,) * (len(TOKEN_CLASSES) * _N_MOD)
 _CACHE_WRITE = _CLASS_INDEX["cache_write"] * _N_MOD
+_CLASS_NAMES = tuple(c.value for c in TOKEN_CLASSES)  # an enum's .value is a slow lookup
+_MOD_NAMES = tuple(m.value for m in MODALITIES)
 
 
 def check_count(name: str, value: object) -> int:
@@ -236,10 +238,9 @@ class Usage:
         return sum(self.counts)
 
     def by_modality(self) -> dict[str, dict[str, int]]:
-        return {
-            m.value: {c.value: self.counts[ci * _N_MOD + mi] for ci, c in enumerate(TOKEN_CLASSES)}
-            for mi, m in enumerate(MODALITIES)
-        }
+        counts = self.counts
+        return {m: {c: counts[ci * _N_MOD + mi] for ci, c in enumerate(_CLASS_NAMES)}
+                for mi, m in enumerate(_MOD_NAMES)}
 
     # -- combining -----------------------------------------------------------------------
     def __add__(self, other: Usage) -> Usage:
@@ -264,8 +265,10 @@ class Usage:
         """The contract shape (without ``id``/``provider``/``model``, which callers add)."""
         ttl = {"5m": 0, "1h": 0}
         ttl.update(self.cache_write_ttl)
+        counts = self.counts
         return {
-            "tokens": {c.value: self.tokens(c) for c in TOKEN_CLASSES},
+            "tokens": {c: sum(counts[i * _N_MOD: (i + 1) * _N_MOD])
+                       for i, c in enumerate(_CLASS_NAMES)},
             "cache_write_ttl": ttl,
             "by_modality": self.by_modality(),
             "extras": dict(self.extras),
