@@ -60,8 +60,8 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.schema_version = ledger.migrate()  # already done: answers the version
         writer = LedgerWriter(ledger)
         writer.start()
-        # aiohttp's connection pool: httpx's own pool cost ~3 ms of CPU per request under
-        # concurrency (bench/gateway.py), aiohttp's a tenth of that (see upstream_http).
+        # A lean HTTP/1.1 client of our own (upstream_http): httpx's pool cost ~3 ms of CPU
+        # per request under concurrency, aiohttp's ~0.15 ms, this one ~0.05 ms.
         client = UpstreamClient(settings.upstream_timeout_s)
         x = settings.x402
         register_v1_network()  # the SDK's v1 table learns tokenomy-local (settlement.v1)
