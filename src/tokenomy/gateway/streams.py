@@ -81,18 +81,25 @@ class StreamRelay:
                 buffer += chunk
                 if b"\r" in chunk:
                     buffer[:] = buffer.replace(b"\r\n", b"\n")
+                # The events that arrived together go out in one write; those before the
+                # usage event go before its capture is committed.
+                batch: list[bytes] = []
                 for event in split_events(buffer):
-                    out = await self._forward(event)
-                    if out:
-                        if self.ticket.idempotency_key and _terminal(event):
-                            await self._record_done(out)  # before the client can retry
-                        yield out
-                        self._delivered(out)
+                    final = self.usage.final(event)
+                    if final is None or self.finished:
+                        out = event + b"\n\n"
+                    else:
+                        if batch:
+                            yield self._delivered(b"".join(batch))
+                            batch.clear()
+                        out = await self._priced(event, final)
+                    if self.ticket.idempotency_key and _terminal(event):
+                        await self._record_done(b"".join((*batch, out)))  # before a retry
+                    batch.append(out)
+                if batch:
+                    yield self._delivered(b"".join(batch) if len(batch) > 1 else batch[0])
             if buffer.strip():
-                out = await self._forward(bytes(buffer).strip())
-                if out:
-                    yield out
-                    self._delivered(out)
+                yield self._delivered(await self._forward(bytes(buffer).strip()))
         except (httpx.HTTPError, ValueError) as exc:
             outcome = "upstream_error"
             self.upstream.failed(time.monotonic())
@@ -131,14 +138,21 @@ class StreamRelay:
             (), (), ((t.caller.key.id, t.idempotency_key, 200, "text/event-stream", body),))
         self.recorded = True
 
-    def _delivered(self, out: bytes) -> None:
+    def _delivered(self, out: bytes) -> bytes:
+        """``out``, kept for an idempotent replay (it is sent next, and in full: a client
+        that leaves mid-write gets no replay of a stream that is not complete)."""
         if self.ticket.idempotency_key:
             self.sent.append(out)
+        return out
 
     async def _forward(self, event: bytes) -> bytes:
         final = self.usage.final(event)
         if final is None or self.finished:
             return event + b"\n\n"
+        return await self._priced(event, final)
+
+    async def _priced(self, event: bytes, final: dict[str, Any]) -> bytes:
+        """The usage event, after its cost is captured: rewritten to carry the cost."""
         try:
             usage: Usage | None = self.gateway_usage(final)
         except MeterError:

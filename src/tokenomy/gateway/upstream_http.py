@@ -251,12 +251,13 @@ class UpstreamResponse:
         """The body as it arrives (transfer-decoded, not content-decoded)."""
         chunks = self._chunks
         while True:
-            while chunks:
-                chunk = chunks.popleft()
-                self._buffered -= len(chunk)
-                if self._buffered <= BUFFER_BYTES_MAX // 2:
-                    self._conn.pause(False)
+            if chunks:  # what has arrived, as one piece
+                chunk = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
+                chunks.clear()
+                self._buffered = 0
+                self._conn.pause(False)
                 yield chunk
+                continue
             if self.complete:
                 return
             await self._wait()
