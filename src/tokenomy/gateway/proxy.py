@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
+import os
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -151,7 +151,7 @@ class Gateway:
 
     async def _handle(self, request: Request, api: str) -> Response:
         family = _FAMILY[api]
-        request_id = "req_" + secrets.token_hex(12)
+        request_id = "req_" + os.urandom(12).hex()  # secrets.token_hex's source, 2 calls less
         started_ns, arrived_s, caller = time.time_ns(), time.monotonic(), None
         model: Any = ""
         stream, idempotency_key, claimed = False, "", False

@@ -5,6 +5,7 @@ to the :class:`~tokenomy.gateway.proxy.Gateway`."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -47,6 +48,7 @@ MESSAGES_SCHEMA: dict[str, Any] = {
                    "stream": {"type": "boolean"}}}
 
 
+TELEMETRY_RECHECK_S = 1.0
 PROXY_ROUTES = {"/v1/chat/completions": "chat", "/v1/responses": "responses",
                 "/v1/embeddings": "embeddings", "/v1/messages": "messages"}
 
@@ -55,11 +57,15 @@ class ProxyFastPath(FastAPI):
     """The application: FastAPI, except that the proxy's POST routes go straight to the
     gateway, ahead of the framework's middleware, routing and dependency machinery (a fifth
     of a request's CPU). The FastAPI routes below stay for the OpenAPI schema and behave the
-    same. When FastAPI's OpenTelemetry instrumentation is on (a provider is configured),
-    every request takes the framework's way, so it is traced.
+    same. When FastAPI's OpenTelemetry instrumentation is on (a provider is configured; looked
+    at once per :data:`TELEMETRY_RECHECK_S`), every request takes the framework's way, so it
+    is traced.
 
     An unexpected error is answered as the framework's outer error middleware would: the
     server answers 500 ``Internal Server Error`` and logs the traceback."""
+
+    _telemetry_on = False
+    _telemetry_until_s = 0.0  # monotonic: when to look at the providers again
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
@@ -75,9 +81,12 @@ class ProxyFastPath(FastAPI):
         await super().__call__(scope, receive, send)
 
     def _traced(self, scope: Scope) -> bool:
-        telemetry = getattr(self, "_native_telemetry", None)  # recent FastAPI versions
-        return (telemetry is not None and "fastapi.telemetry" not in scope
-                and bool(telemetry.enabled()))
+        now = time.monotonic()
+        if now >= self._telemetry_until_s:
+            telemetry = getattr(self, "_native_telemetry", None)  # recent FastAPI versions
+            self._telemetry_on = telemetry is not None and bool(telemetry.enabled())
+            self._telemetry_until_s = now + TELEMETRY_RECHECK_S
+        return self._telemetry_on and "fastapi.telemetry" not in scope
 
 
 def proxy_router(gateway_of: Any) -> APIRouter:
@@ -120,4 +129,4 @@ def proxy_router(gateway_of: Any) -> APIRouter:
     return router
 
 
-__all__ = ["PROXY_ROUTES", "ProxyFastPath", "proxy_router"]
+__all__ = ["PROXY_ROUTES", "TELEMETRY_RECHECK_S", "ProxyFastPath", "proxy_router"]

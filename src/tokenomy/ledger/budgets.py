@@ -44,6 +44,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from tokenomy._invariant import invariant
@@ -143,6 +144,7 @@ def funding_account_id(ledger: int) -> int:
     return derive_id("funding", str(ledger))
 
 
+@lru_cache(maxsize=64)  # one per ledger; every charge names it
 def spend_account_id(ledger: int) -> int:
     return derive_id("spend", str(ledger))
 
