@@ -43,6 +43,7 @@ from tokenomy.settlement.facilitator import LedgerFacilitator
 from tokenomy.settlement.network import LOCAL_FACILITATOR, PaymentNetwork
 from tokenomy.settlement.v1 import register_v1_network
 from tokenomy.store import StoreError, open_gateway_store, parse_url
+from tokenomy.store.ledger_sqlite import SQLiteLedger
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -58,6 +59,8 @@ def create_app(settings: Settings) -> FastAPI:
         ledger = open_gateway_store(settings.database_url, time.time_ns)  # creates, migrates
         app.state.ledger = ledger
         app.state.schema_version = ledger.migrate()  # already done: answers the version
+        if isinstance(ledger, SQLiteLedger) and ledger.path != ":memory:":
+            ledger.checkpoint_in_background()  # no request's commit pays for a checkpoint
         writer = LedgerWriter(ledger)
         writer.start()
         # A lean HTTP/1.1 client of our own (upstream_http): httpx's pool cost ~3 ms of CPU
