@@ -87,6 +87,7 @@ _ID_DOMAIN = b"tokenomy-budget1"  # BLAKE2b personalization: 16 bytes
 
 R = CreateTransferResult
 F = TransferFlags
+_LINKED = int(F.LINKED)  # Transfer.flags is a plain int
 
 
 class BudgetError(ValueError):
@@ -344,7 +345,7 @@ def renew(store: LedgerStore, at: int) -> list[Renewal]:
 def linked_chain(transfers: list[Transfer]) -> list[Transfer]:
     """Chain the transfers: every one but the last is ``linked``."""
     last = len(transfers) - 1
-    return [replace(t, flags=t.flags | F.LINKED) if i < last else t
+    return [replace(t, flags=t.flags | _LINKED) if i < last else t
             for i, t in enumerate(transfers)]
 
 
