@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -80,9 +81,15 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.gateway = Gateway(admission, pool, client, metrics, settings.routing,
                                     settings.model_groups, paywall)
         sweeper = asyncio.create_task(_sweep(ledger))
+        # What startup built (the price book, the app, the tokenizers) lives as long as the
+        # server: out of the collector's sight, a collection scans only what requests
+        # allocate (fewer, shorter pauses). Garbage is collected first; all goes back after.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
+            gc.unfreeze()
             sweeper.cancel()
             with suppress(asyncio.CancelledError):
                 await sweeper
