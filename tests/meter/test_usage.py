@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -71,6 +73,14 @@ def test_from_json_checks_tokens_against_by_modality() -> None:
 @given(usages)
 def test_json_round_trip_is_exact(usage: Usage) -> None:
     assert Usage.from_json(usage.to_json()) == usage
+
+
+@given(usages, st.sampled_from([(), (("5m", 0),), (("1h", 0), ("5m", 0))]),
+       st.sampled_from([(), (("web_search_calls", 3),), (("a\"b", 1), ("z", 0))]))
+def test_json_text_is_the_compact_dump_of_to_json(usage: Usage, ttl: tuple[tuple[str, int], ...],
+                                                  extras: tuple[tuple[str, int], ...]) -> None:
+    usage = Usage(usage.counts, ttl, extras, usage.estimated)
+    assert usage.to_json_text() == json.dumps(usage.to_json(), separators=(",", ":"))
 
 
 @given(usages, usages)

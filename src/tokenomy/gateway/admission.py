@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import math
 import time
 from collections.abc import Callable
@@ -334,7 +333,7 @@ class Admission:
         record = RequestRecord(
             rid, ticket.caller.key.id, chain[0].name, ticket.api, ticket.model, upstream,
             ticket.stream, status, outcome,
-            json.dumps(usage.to_json(), separators=(",", ":")) if usage is not None else "{}",
+            usage.to_json_text() if usage is not None else "{}",
             bool(usage is not None and usage.estimated), ticket.reserved.total, cost, captured,
             ticket.reserved.currency.code, (q or ticket.reserved).version,
             bool((q or ticket.reserved).provisional), str(stu),

@@ -6,7 +6,7 @@ nano-dollars), tokens or requests; latencies are histograms in seconds.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -49,6 +49,16 @@ class Metrics:
         self.breaker = Gauge("tokenomy_upstream_breaker_open",
                              "1 while an upstream's circuit breaker is open", ["upstream"],
                              registry=r)
+        # Each labelled child, once found: prometheus_client's labels() validates and locks
+        # on every call. The same children as its own (same cardinality), keyed the same.
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def refused(self, reason: str) -> None:
         self.refusals.labels(reason).inc()
@@ -57,21 +67,22 @@ class Metrics:
         self.open_reservations.inc(delta)
 
     def upstream_latency(self, upstream: str, seconds: float) -> None:
-        self.ttfb.labels(upstream).observe(seconds)
+        self._child(self.ttfb, upstream).observe(seconds)
 
     def upstream_error(self, upstream: str) -> None:
         self.upstream_errors.labels(upstream).inc()
 
     def served(self, ticket: Ticket, upstream: str, outcome: str, usage: Usage | None,
                cost: int, seconds: float) -> None:
-        self.requests.labels(ticket.api, ticket.model, upstream, outcome).inc()
-        self.duration.labels(ticket.api).observe(seconds)
+        child = self._child
+        child(self.requests, ticket.api, ticket.model, upstream, outcome).inc()
+        child(self.duration, ticket.api).observe(seconds)
         if cost:
-            self.cost.labels(ticket.model).inc(cost)
+            child(self.cost, ticket.model).inc(cost)
         if usage is not None:
             for (cls, modality), count in zip(_SLOTS, usage.counts, strict=True):
                 if count:
-                    self.tokens.labels(cls, modality).inc(count)
+                    child(self.tokens, cls, modality).inc(count)
 
     def render(self) -> bytes:
         if self.pool is not None:

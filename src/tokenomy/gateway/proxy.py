@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
+import os
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -38,6 +38,7 @@ from tokenomy.gateway.metrics import Metrics
 from tokenomy.gateway.paywall import Payment, Paywall, payer_caller, payment_request_id
 from tokenomy.gateway.relay import body_text, counted_usage, usage_of
 from tokenomy.gateway.streams import RelayResponse, StreamRelay, cost_fields
+from tokenomy.gateway.upstream_http import UpstreamClient, UpstreamResponse
 from tokenomy.gateway.upstreams import Upstream, UpstreamPool
 from tokenomy.ledger.budgets import LEDGER_USDC
 from tokenomy.meter.errors import MeterError
@@ -92,7 +93,7 @@ def secret_of(headers: Mapping[str, str]) -> str:
 class Gateway:
     """The proxy's state for one process: admission, upstreams, HTTP client, metrics."""
 
-    def __init__(self, admission: Admission, pool: UpstreamPool, client: httpx.AsyncClient,
+    def __init__(self, admission: Admission, pool: UpstreamPool, client: UpstreamClient,
                  metrics: Metrics, routing: str, groups: Sequence[ModelGroup] = (),
                  paywall: Paywall | None = None) -> None:
         self.admission, self.pool, self.client = admission, pool, client
@@ -150,7 +151,7 @@ class Gateway:
 
     async def _handle(self, request: Request, api: str) -> Response:
         family = _FAMILY[api]
-        request_id = "req_" + secrets.token_hex(12)
+        request_id = "req_" + os.urandom(12).hex()  # secrets.token_hex's source, 2 calls less
         started_ns, arrived_s, caller = time.time_ns(), time.monotonic(), None
         model: Any = ""
         stream, idempotency_key, claimed = False, "", False
@@ -355,13 +356,11 @@ class Gateway:
             sent = dict(sent, model=ticket.model)
         # Unchanged bodies go as the client sent them (no re-encoding).
         content = request.state.raw if sent is body else json.dumps(sent).encode()
-        send = self.client.build_request(
-            "POST", upstream.url(ticket.api), headers=upstream.headers(request.headers),
-            content=content)
+        headers = upstream.headers(request.headers)
         sent_s = time.monotonic()
         upstream.began(sent_s)
         try:
-            response = await self.client.send(send, stream=True)
+            response = await self.client.post(upstream.url(ticket.api), headers, content)
         except httpx.HTTPError as exc:
             await self._failed(ticket, upstream, f"{type(exc).__name__}: {exc}")
             return None
@@ -384,7 +383,7 @@ class Gateway:
         self.metrics.reserved(-1)
         return None
 
-    async def _whole(self, ticket: Ticket, upstream: Upstream, response: httpx.Response,
+    async def _whole(self, ticket: Ticket, upstream: Upstream, response: UpstreamResponse,
                      ttfb_ms: float, sent_s: float) -> Response | None:
         try:
             raw = await response.aread()

@@ -22,8 +22,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-import httpx
-
 from tokenomy.config import UpstreamSpec
 
 BREAKER_FAILURES = 5
@@ -53,7 +51,7 @@ class Upstream:
     failures: int = 0  # consecutive
     open_until: float = 0.0  # monotonic seconds; the breaker is open before it
     trial: bool = False  # a half-open trial request is in flight
-    _urls: dict[str, httpx.URL] = field(default_factory=dict)
+    _urls: dict[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -65,11 +63,11 @@ class Upstream:
     def available(self, now: float) -> bool:
         return now >= self.open_until and not self.trial
 
-    def url(self, api: str) -> httpx.URL:
-        """The endpoint of ``api`` (parsed once: URL parsing is a hot-path cost)."""
+    def url(self, api: str) -> str:
+        """The endpoint of ``api`` (the client parses each endpoint once)."""
         found = self._urls.get(api)
         if found is None:
-            found = self._urls[api] = httpx.URL(self.spec.base_url + PATHS[(self.spec.kind, api)])
+            found = self._urls[api] = self.spec.base_url + PATHS[(self.spec.kind, api)]
         return found
 
     def headers(self, client_headers: Mapping[str, str]) -> dict[str, str]:

@@ -44,6 +44,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from tokenomy._invariant import invariant
@@ -86,6 +87,7 @@ _ID_DOMAIN = b"tokenomy-budget1"  # BLAKE2b personalization: 16 bytes
 
 R = CreateTransferResult
 F = TransferFlags
+_LINKED = int(F.LINKED)  # Transfer.flags is a plain int
 
 
 class BudgetError(ValueError):
@@ -143,6 +145,7 @@ def funding_account_id(ledger: int) -> int:
     return derive_id("funding", str(ledger))
 
 
+@lru_cache(maxsize=64)  # one per ledger; every charge names it
 def spend_account_id(ledger: int) -> int:
     return derive_id("spend", str(ledger))
 
@@ -342,7 +345,7 @@ def renew(store: LedgerStore, at: int) -> list[Renewal]:
 def linked_chain(transfers: list[Transfer]) -> list[Transfer]:
     """Chain the transfers: every one but the last is ``linked``."""
     last = len(transfers) - 1
-    return [replace(t, flags=t.flags | F.LINKED) if i < last else t
+    return [replace(t, flags=t.flags | _LINKED) if i < last else t
             for i, t in enumerate(transfers)]
 
 

@@ -28,6 +28,11 @@ from tokenomy.ledger.types import U32_MAX, U128_MAX, CreateTransferResult, Trans
 
 R = CreateTransferResult
 F = TransferFlags
+# Plain ints in the transfers (Transfer.flags is an int: the engine tests bits per transfer,
+# and an IntFlag's operators are Python-level enum code)
+_PENDING = int(F.PENDING)
+_POST = int(F.POST_PENDING_TRANSFER)
+_VOID = int(F.VOID_PENDING_TRANSFER)
 
 if TYPE_CHECKING:
     from tokenomy.ledger.protocol import LedgerStore
@@ -130,7 +135,7 @@ def reserve_transfers(chain: Sequence[Budget], amount: int, request_id: str,
         raise BudgetError(f"timeout_s must be an integer 0..{U32_MAX}, got {timeout_s!r}")
     return linked_chain([Transfer(derive_id("reserve", request_id, b.name), b.account_id,
                                   spend_account_id(b.ledger), amount, b.ledger, CODE_CHARGE,
-                                  F.PENDING, timeout=timeout_s) for b in chain])
+                                  _PENDING, timeout=timeout_s) for b in chain])
 
 
 def resolve_transfers(chain: Sequence[Budget], request_id: str, amount: int,
@@ -139,7 +144,7 @@ def resolve_transfers(chain: Sequence[Budget], request_id: str, amount: int,
     (``"release"``, amount 0) the reservation of ``request_id`` on every level."""
     invariant(action in ("capture", "release"), f"unknown action {action!r}")
     _check_request(request_id, amount, "actual" if action == "capture" else "amount")
-    flag = F.POST_PENDING_TRANSFER if action == "capture" else F.VOID_PENDING_TRANSFER
+    flag = _POST if action == "capture" else _VOID
     return linked_chain([Transfer(derive_id(action, request_id, b.name), b.account_id,
                                   spend_account_id(b.ledger), amount, b.ledger, CODE_CHARGE,
                                   flag, pending_id=derive_id("reserve", request_id, b.name))

@@ -20,6 +20,7 @@ normalizers build millions of these, so construction is kept to one small object
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -53,6 +54,10 @@ _CLASS_INDEX = {c.value: i for i, c in enumerate(TOKEN_CLASSES)}
 _MOD_INDEX = {m.value: i for i, m in enumerate(MODALITIES)}
 _ZEROS = (0,) * (len(TOKEN_CLASSES) * _N_MOD)
 _CACHE_WRITE = _CLASS_INDEX["cache_write"] * _N_MOD
+_CLASS_NAMES = tuple(c.value for c in TOKEN_CLASSES)  # an enum's .value is a slow lookup
+_MOD_NAMES = tuple(m.value for m in MODALITIES)
+_CLASS_KEYS = tuple(f'"{c}":' for c in _CLASS_NAMES)  # JSON object keys (plain ASCII names)
+_MOD_KEYS = tuple(f'"{m}":' for m in _MOD_NAMES)
 
 
 def check_count(name: str, value: object) -> int:
@@ -236,10 +241,9 @@ class Usage:
         return sum(self.counts)
 
     def by_modality(self) -> dict[str, dict[str, int]]:
-        return {
-            m.value: {c.value: self.counts[ci * _N_MOD + mi] for ci, c in enumerate(TOKEN_CLASSES)}
-            for mi, m in enumerate(MODALITIES)
-        }
+        counts = self.counts
+        return {m: {c: counts[ci * _N_MOD + mi] for ci, c in enumerate(_CLASS_NAMES)}
+                for mi, m in enumerate(_MOD_NAMES)}
 
     # -- combining -----------------------------------------------------------------------
     def __add__(self, other: Usage) -> Usage:
@@ -264,8 +268,10 @@ class Usage:
         """The contract shape (without ``id``/``provider``/``model``, which callers add)."""
         ttl = {"5m": 0, "1h": 0}
         ttl.update(self.cache_write_ttl)
+        counts = self.counts
         return {
-            "tokens": {c.value: self.tokens(c) for c in TOKEN_CLASSES},
+            "tokens": {c: sum(counts[i * _N_MOD: (i + 1) * _N_MOD])
+                       for i, c in enumerate(_CLASS_NAMES)},
             "cache_write_ttl": ttl,
             "by_modality": self.by_modality(),
             "extras": dict(self.extras),
@@ -273,6 +279,23 @@ class Usage:
             "total_output_tokens": self.total_output,
             "estimated": self.estimated,
         }
+
+    def to_json_text(self) -> str:
+        """``json.dumps(self.to_json(), separators=(",", ":"))``, written directly (the
+        gateway records one per request)."""
+        counts, n = self.counts, _N_MOD
+        ttl = {"5m": 0, "1h": 0}
+        ttl.update(self.cache_write_ttl)
+        tokens = ",".join([key + str(sum(counts[i * n: i * n + n]))
+                           for i, key in enumerate(_CLASS_KEYS)])
+        by_modality = ",".join([
+            m + "{" + ",".join([c + str(counts[ci * n + mi]) for ci, c in enumerate(_CLASS_KEYS)])
+            + "}" for mi, m in enumerate(_MOD_KEYS)])
+        return (f'{{"tokens":{{{tokens}}},"cache_write_ttl":{_object(ttl.items())},'
+                f'"by_modality":{{{by_modality}}},"extras":{_object(self.extras)},'
+                f'"total_input_tokens":{sum(counts[:3 * n])},'
+                f'"total_output_tokens":{sum(counts[3 * n:])},'
+                f'"estimated":{"true" if self.estimated else "false"}}}')
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Usage:
@@ -316,3 +339,8 @@ class Usage:
             extras=extras,
             estimated=estimated,
         )
+
+def _object(pairs: Iterable[tuple[str, int]]) -> str:
+    """A JSON object of integer values, compact."""
+    return "{" + ",".join([json.dumps(k) + ":" + str(v) for k, v in pairs]) + "}"
+

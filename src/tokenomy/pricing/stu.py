@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from itertools import compress
 from statistics import median
 from types import MappingProxyType
 from typing import Any
@@ -32,6 +33,9 @@ from tokenomy.pricing.rates import resolve_rate
 STU_CLASSES = ("input", "cache_read", "cache_write", "cache_write_5m", "cache_write_1h",
                "output", "reasoning")
 WEIGHT_PLACES = Decimal("0.0001")
+# (class, modality) of each count of a Usage, in its order (an enum's .value is a slow read)
+_SLOT_NAMES = tuple((c.value, m.value) for c in TOKEN_CLASSES for m in MODALITIES)
+_CACHE_WRITE_TEXT = _SLOT_NAMES.index(("cache_write", "text"))
 ALL = "all"
 
 
@@ -58,21 +62,17 @@ class StuTable:
         total = Decimal(0)
         counts = usage.counts
         ttl = dict(usage.cache_write_ttl)
-        n_mod = len(MODALITIES)
-        for ci, cls in enumerate(TOKEN_CLASSES):
-            for mi, modality in enumerate(MODALITIES):
-                tokens = counts[ci * n_mod + mi]
+        for i in compress(range(len(counts)), counts):  # the non-zero counts, in order
+            tokens = counts[i]
+            if i == _CACHE_WRITE_TEXT and ttl:
+                for label in ("5m", "1h"):
+                    part = min(ttl.get(label, 0), tokens)
+                    if part:
+                        total += part * self.weight(quality, f"cache_write_{label}", "text")
+                        tokens -= part
                 if not tokens:
                     continue
-                if cls.value == "cache_write" and modality.value == "text" and ttl:
-                    for label in ("5m", "1h"):
-                        part = min(ttl.get(label, 0), tokens)
-                        if part:
-                            total += part * self.weight(quality, f"cache_write_{label}", "text")
-                            tokens -= part
-                    if not tokens:
-                        continue
-                total += tokens * self.weight(quality, cls.value, modality.value)
+            total += tokens * self.weight(quality, *_SLOT_NAMES[i])
         return total
 
     def to_json(self) -> dict[str, Any]:

@@ -5,11 +5,20 @@ trades the last commits before a power loss for speed), ``busy_timeout``, foreig
 Writers serialize on ``BEGIN IMMEDIATE``, so several processes may open the same file.
 u128 values are stored as 39-digit zero-padded TEXT (SQLite's INTEGER is signed 64-bit), so
 text order is numeric order.
+
+A long-running writer (the gateway) may move WAL checkpoints off its commits:
+:meth:`SQLiteLedger.checkpoint_in_background` copies the WAL into the database from a thread
+and connection of its own every :data:`CHECKPOINT_INTERVAL_S` (a checkpoint changes no data
+and no durability: committed frames are already synced in the WAL), and leaves the committing
+connection only a fallback at :data:`FALLBACK_CHECKPOINT_PAGES`, which also lets the WAL
+restart from its beginning.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import threading
 from collections.abc import Callable, Collection, Sequence
 from functools import lru_cache
 from itertools import chain
@@ -27,6 +36,8 @@ from tokenomy.store.ledger_sql import (
 )
 
 SYNCHRONOUS = ("full", "normal")
+CHECKPOINT_INTERVAL_S = 0.25  # background checkpoints: at most this far apart
+FALLBACK_CHECKPOINT_PAGES = 10_000  # the committing connection checkpoints past this (40 MiB)
 BUSY_TIMEOUT_MS = 60_000  # how long a writer waits for the file's write lock
 _U128_TEXT = "%039d".__mod__  # u128 as fixed-width text: text order is numeric order
 _IN_CHUNK = 500  # ids per ``IN (…)`` (SQLite's parameter limit is 32,766)
@@ -71,6 +82,7 @@ class SQLiteLedger(SQLLedger):
         self._dirty: dict[int, Account] = {}
         self._new_last: int | None = None
         self._new_next: int | None = None
+        self._checkpointer: _Checkpointer | None = None
 
     @classmethod
     def open(cls, path: str, clock: Callable[[], int], synchronous: str = "full",
@@ -245,5 +257,45 @@ class SQLiteLedger(SQLLedger):
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
 
+    def checkpoint_in_background(self, interval_s: float = CHECKPOINT_INTERVAL_S) -> None:
+        """Checkpoint from a thread of its own from now until :meth:`close` (a file only)."""
+        invariant(self.path != ":memory:" and self._checkpointer is None,
+                  "one background checkpointer, for a database file")
+        checkpointer = _Checkpointer(self.path, interval_s)
+        self._db.execute(f"PRAGMA wal_autocheckpoint={FALLBACK_CHECKPOINT_PAGES}")
+        self._checkpointer = checkpointer
+        checkpointer.start()
+
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
+        self._db.close()
+
+
+class _Checkpointer:
+    """A thread that runs ``PRAGMA wal_checkpoint(PASSIVE)`` on its own connection: it copies
+    what it can without waiting for (or blocking) the writer or any reader."""
+
+    def __init__(self, path: str, interval_s: float) -> None:
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                                   timeout=BUSY_TIMEOUT_MS / 1000)
+        self._interval_s = interval_s
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tokenomy-wal-checkpoint",
+                                        daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self._interval_s):
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error as exc:  # busy or failing: the fallback still checkpoints
+                logging.getLogger("tokenomy.store").warning("WAL checkpoint failed: %s", exc)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
         self._db.close()
