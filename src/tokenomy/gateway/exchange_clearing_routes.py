@@ -95,14 +95,6 @@ def _bad(exc: BadInput) -> JSONResponse:
     return JSONResponse(error_body(exc.kind, str(exc)), status_code=exc.status)
 
 
-def _journaled_symbols(request: Request) -> list[str]:
-    store = request.app.state.ledger
-    with store._transaction(store._begin_read):
-        rows = store._run(f"SELECT DISTINCT book FROM exchange_journal ORDER BY book "
-                          f"LIMIT {SYMBOLS_MAX}")
-    return [str(r[0]) for r in rows]
-
-
 def _position_json(book: ClearedBook, owner: int) -> dict[str, Any] | None:
     clearing, tick = book.clearing, book.instrument.spec.tick
     position = clearing.positions.get(owner)
@@ -141,9 +133,9 @@ def clearing_router() -> APIRouter:
         exchange = _exchange(request)
         try:
             who = _query_int(owner, "owner", ID_MAX)
-            symbols = await asyncio.to_thread(_journaled_symbols, request)
+            symbols = await asyncio.to_thread(request.app.state.ledger.journaled_books)
             found: list[dict[str, Any]] = []
-            for symbol in symbols:
+            for symbol in symbols[:SYMBOLS_MAX]:
                 if symbol not in exchange.instruments():
                     continue  # delisted since: its positions were settled at expiry
                 async with exchange.lock(symbol):

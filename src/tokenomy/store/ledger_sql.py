@@ -10,6 +10,9 @@ runs, so every store gives the same results for the same inputs.
 SQL is written with ``?`` parameters; a dialect subclass supplies the driver calls, its u128
 encoding (``ledger_sqlite``: 39-digit zero-padded TEXT, ``ledger_postgres``: NUMERIC(39,0)) and
 its ``id IN …`` form. Driver errors become :class:`~tokenomy.store.url.StoreError` here.
+
+The module is a little over 500 lines for one reason: both dialects share every statement and
+the transaction wrapper here, so that SQLite and PostgreSQL cannot drift apart.
 """
 
 from __future__ import annotations
