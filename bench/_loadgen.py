@@ -8,6 +8,10 @@ It shares the cores with the servers it measures, so it is made cheap: against t
 at concurrency 50 it spent 30 µs of CPU per JSON request and 200 µs per 34-event stream, where
 ``aiohttp.ClientSession`` (also on uvloop) spent 115 µs and 400 µs (``getrusage``, 2-vCPU VM).
 
+Each client loops without pause: the first ``warmup`` requests sent are not recorded, the
+next ``requests`` are (no barrier between the two: the measured ones start in the steady
+state). With ``ramp_s``, each client's first request waits a random 0..ramp_s (fixed seed).
+
 Any status but 200, a stream without ``[DONE]`` or a closed connection is an error; error
 latencies are not recorded.
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import random
 import resource
 import time
 from collections.abc import Sequence
@@ -23,6 +28,7 @@ from dataclasses import dataclass, field
 
 HEAD_BYTES_MAX = 64 * 1024  # a response head longer than this is an error
 ERROR_NOTES_MAX = 3
+RAMP_SEED = 402  # the clients' start offsets are the same in every run
 RSS_SAMPLES = 10  # one after every 10% of the measured requests
 # Response headers in which a server reports its own time on a request: (header, unit in ms).
 OVERHEAD_HEADERS = ((b"x-tokenomy-overhead-us", 1e-3), (b"x-litellm-overhead-duration-ms", 1.0))
@@ -41,6 +47,7 @@ class Plan:
     seconds_max: float  # no measured request is sent after this (a row's time limit)
     run_seconds_max: float  # the whole run, warm-up included, is cancelled after this
     rss_pid: int = 0  # sample this process's VmRSS after every 10% of requests; 0: none
+    ramp_s: float = 0.0  # each client's first request waits a random 0..ramp_s (fixed seed)
 
 
 @dataclass(slots=True)
@@ -213,10 +220,23 @@ async def _run(plan: Plan) -> Summary:
     issued = 0
     in_window, last_in_window = 0, 0.0  # responses before the row's time limit
 
-    async def client(slot: int, count: int, measured: bool, deadline: float) -> None:
-        nonlocal issued, in_window, last_in_window
-        while issued < count and perf() < deadline:
+    measure_from = 0.0
+    total = plan.warmup + plan.requests
+    stagger = random.Random(RAMP_SEED)
+    starts = sorted(stagger.uniform(0, plan.ramp_s) for _ in range(plan.concurrency))
+
+    async def client(slot: int) -> None:
+        nonlocal issued, in_window, last_in_window, measure_from
+        if plan.ramp_s:
+            await asyncio.sleep(starts[slot])
+        while issued < total:
+            measured = issued >= plan.warmup
+            if measured:
+                measure_from = measure_from or perf()
+                if perf() >= measure_from + plan.seconds_max:
+                    break
             issued += 1
+            deadline = measure_from + plan.seconds_max
             start = perf()
             try:
                 status, head, body = await conns[slot].exchange(request)
@@ -245,19 +265,10 @@ async def _run(plan: Plan) -> Summary:
         summary.errors += measured
         summary.note(text if measured else f"warm-up: {text}")
 
-    async def phase(count: int, measured: bool, deadline: float) -> None:
-        nonlocal issued
-        issued = 0
-        await asyncio.gather(*(client(slot, count, measured, deadline)
-                               for slot in range(plan.concurrency)))
-
     cpu_start = resource.getrusage(resource.RUSAGE_SELF)
-    measure_from = 0.0
     try:
         async with asyncio.timeout(plan.run_seconds_max):
-            await phase(plan.warmup, False, perf() + plan.run_seconds_max)
-            measure_from = perf()
-            await phase(plan.requests, True, measure_from + plan.seconds_max)
+            await asyncio.gather(*(client(slot) for slot in range(plan.concurrency)))
     except TimeoutError:
         summary.timed_out = True
         summary.note(f"run stopped at {plan.run_seconds_max:.0f} s")

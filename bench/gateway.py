@@ -8,22 +8,28 @@ extra for LiteLLM's proxy). Prints a header, then Markdown tables: the scenarios
 the gateway's RSS samples.
 
 Every server is a subprocess on a free loopback port: the simulator (``tokenomy upstream
-simulate --tokens-per-s 0``: no pacing, 32-token replies), our gateway (a fresh SQLite database
+simulate --tokens-per-s 0``: no pacing, 32-token replies; then one at 200 tokens/s, with its
+own servers in front), our gateway (a fresh SQLite database
 and key per gateway; 1 worker, then 2), and LiteLLM's proxy (1 worker, no database, telemetry
 and the remote cost map off, ``LITELLM_LOG=WARNING`` so it keeps no access log, as ours keeps
 none). The load generator (``bench/_loadgen.py``) is another process keeping exactly C requests
 in flight over C keep-alive connections. Every request is the same ``sim-small`` chat with
 ``max_tokens`` 32; "streaming" adds ``stream_options.include_usage`` and reads to ``[DONE]``.
 
-Each server gets four rows: JSON and streaming at concurrency C (throughput; latency is then
-mostly queueing), and at concurrency 1 (latency alone). A row warms up, then measures N
+Each server gets six rows: JSON and streaming at concurrency C against the instant simulator
+(throughput: the C clients never wait, so every process runs flat out and latency is mostly
+queueing), at concurrency C against a paced simulator (``--tokens-per-s 200``, the
+simulator's default: a 32-token answer takes 160 ms, like a fast hosted model, so C clients
+make ~300 requests/s, not the machine's limit; the clients start at random moments within
+``RAMP_S``, fixed seed, as a load tool's spawn rate would: clients released together would stay
+in lockstep), and at concurrency 1 (latency alone). A row warms up, then measures N
 requests or stops sending at ``ROW_SECONDS_MAX``; requests/s counts the responses within that
 limit. "added" is a percentile through a proxy minus the same percentile direct to the
 simulator, same mode and concurrency; "server says" is what each proxy reports about itself
 (``x-tokenomy-overhead-us``: handling time minus the wait for the upstream;
 ``x-litellm-overhead-duration-ms``); "server CPU" is user + system time of the server's
 processes (not the simulator's) over the row, per request, warm-up included. Targets (the
-issue): added p50 ≤ 1.5 ms and added p99 ≤ 10 ms, judged at both concurrencies; requests/s
+issue): added p50 ≤ 1.5 ms and added p99 ≤ 10 ms, judged on every row; requests/s
 ≥ 2× LiteLLM's at concurrency C (LiteLLM runs 1 worker; the 2-worker rows are compared with
 it too). ``--workers 2`` is uvicorn's: both workers accept on one socket, and when the load
 generator opened its 50 connections one worker took 48 of them (``ss -tnp``), so those rows are
@@ -69,6 +75,10 @@ REQUESTS_1 = 5_000  # concurrency 1: latency without queueing
 QUICK_REQUESTS_1 = 200
 WARMUP_1 = 50
 QUICK_WARMUP_1 = 20
+PACED_TOKENS_PER_S = 200  # the simulator's default speed
+RAMP_S = 1.0  # paced rows: each client starts at a random moment within this (fixed seed)
+WARMUP_PACED = 900  # ~3 s at ~300 requests/s: the ramp is over before measuring
+QUICK_WARMUP_PACED = 400
 CONCURRENCY = 50
 MEMORY_REQUESTS = 100_000
 QUICK_MEMORY_REQUESTS = 10_000
@@ -145,18 +155,17 @@ def serving(name: str, argv: list[str], tmp: Path, health: str, port: int,
             process.wait()
 
 
-def simulator(tmp: Path) -> contextlib.AbstractContextManager[Server]:
+def simulator(tmp: Path, tokens_per_s: int) -> contextlib.AbstractContextManager[Server]:
     port = free_port()
     argv = [str(BIN / "tokenomy"), "upstream", "simulate", "--port", str(port),
-            "--tokens-per-s", "0", "--output-tokens", str(OUTPUT_TOKENS)]
+            "--tokens-per-s", str(tokens_per_s), "--output-tokens", str(OUTPUT_TOKENS)]
     return serving("simulator", argv, tmp, "/v1/models", port)
 
 
 @contextlib.contextmanager
 def tokenomy(tmp: Path, upstream: int, workers: int) -> Iterator[Server]:
     """Our gateway on a fresh SQLite database, with a key whose budget never runs out."""
-    home = tmp / f"tokenomy-{workers}w"
-    home.mkdir()
+    home = Path(tempfile.mkdtemp(prefix=f"tokenomy-{workers}w-", dir=tmp))
     url = f"sqlite:///{home / 'tokenomy.db'}"
     config = home / "tokenomy.toml"
     config.write_text(f'[database]\nurl = "{url}"\n\n[[upstream]]\nname = "sim"\n'
@@ -178,7 +187,7 @@ def tokenomy(tmp: Path, upstream: int, workers: int) -> Iterator[Server]:
 
 def litellm(tmp: Path, upstream: int) -> contextlib.AbstractContextManager[Server]:
     """LiteLLM's proxy with no database: one model, a master key, nothing phoning home."""
-    config = tmp / "litellm.yaml"
+    config = Path(tempfile.mkstemp(prefix="litellm-", suffix=".yaml", dir=tmp)[1])
     config.write_text("model_list:\n  - model_name: sim-small\n    litellm_params:\n"
                       f"      model: openai/sim-small\n      api_base: http://127.0.0.1:{upstream}/v1\n"
                       '      api_key: "x"\ngeneral_settings:\n  master_key: sk-bench\n')
@@ -214,14 +223,14 @@ class Row:
 
 
 def measure(server: Server, stream: bool, concurrency: int, warmup: int, requests: int,
-            seconds_max: float, rss_pid: int = 0) -> Row:
+            seconds_max: float, rss_pid: int = 0, ramp_s: float = 0.0) -> Row:
     token = "sk-bench" if server.name == "litellm" else server.token
     print(f"  {server.name}, {'streaming' if stream else 'non-streaming'}, concurrency "
           f"{concurrency}: {warmup:,} + ≤ {requests:,} requests, ≤ {seconds_max:.0f} s …",
           file=sys.stderr, flush=True)
     cpu_before = cpu_seconds(server.process.pid)
     summary = run(Plan(server.port, PATH, body(stream), token, concurrency, warmup, requests,
-                       stream, seconds_max, RUN_SECONDS_MAX, rss_pid))
+                       stream, seconds_max, RUN_SECONDS_MAX, rss_pid, ramp_s))
     cpu = cpu_seconds(server.process.pid) - cpu_before
     if server.process.poll() is not None:
         summary.note(f"{server.name} EXITED with {server.process.returncode}")
@@ -244,13 +253,19 @@ LABELS = {"simulator": "direct to the simulator (reference)",
           "tokenomy-1w": "tokenomy serve, 1 worker",
           "tokenomy-2w": "tokenomy serve, 2 workers",
           "litellm": "LiteLLM proxy, 1 worker (reference)"}
-Key = tuple[str, bool, int]  # server, streaming, concurrency
+Key = tuple[str, bool, int, bool]  # server, streaming, concurrency, paced upstream
 
 
 def triple(values: dict[int, float] | None, digits: int = 1) -> str:
     if not values:
         return "n/a"
     return " / ".join(f"{values[p]:.{digits}f}" for p in (50, 95, 99))
+
+
+def label(key: Key) -> str:
+    name, stream, concurrency, paced = key
+    return (f"c={concurrency}{' paced' if paced else ''}, {'streaming' if stream else 'JSON'}: "
+            f"{LABELS[name]}")
 
 
 def added(rows: dict[Key, Row], key: Key) -> dict[int, float] | None:
@@ -270,11 +285,11 @@ def versus_litellm(rows: dict[Key, Row], key: Key) -> float | None:
 def scenario_rows(rows: dict[Key, Row]) -> list[list[str]]:
     table = []
     for key, row in rows.items():
-        name, stream, concurrency = key
+        name = key[0]
         s = row.summary
         ratio = versus_litellm(rows, key)
         errors = f"{s.errors:,}" + (f" ({'; '.join(s.notes)})" if s.notes else "")
-        table.append([f"c={concurrency}, {'streaming' if stream else 'JSON'}: {LABELS[name]}",
+        table.append([label(key),
                       f"{s.per_s:,.0f}", f"{s.requests:,}", triple(s.latency_ms, 2),
                       "" if name == "simulator" else triple(added(rows, key), 2),
                       "" if name == "simulator" else triple(s.overhead_ms, 2),
@@ -286,14 +301,14 @@ def scenario_rows(rows: dict[Key, Row]) -> list[list[str]]:
 def target_rows(rows: dict[Key, Row]) -> list[list[str]]:
     table = []
     for key in rows:
-        name, stream, concurrency = key
+        name, _, concurrency, paced = key
         if not name.startswith("tokenomy"):
             continue
-        who = f"c={concurrency}, {'streaming' if stream else 'JSON'}: {LABELS[name]}"
+        who = label(key)
         extra = added(rows, key) or {}
         checks = [("added p50", extra.get(50), ADDED_P50_MS_MAX, "≤", "ms"),
                   ("added p99", extra.get(99), ADDED_P99_MS_MAX, "≤", "ms")]
-        if concurrency > 1:
+        if concurrency > 1 and not paced:
             checks.append(("requests/s vs LiteLLM", versus_litellm(rows, key),
                            RPS_VS_LITELLM_MIN, "≥", "×"))
         for what, value, bound, sign, unit in checks:
@@ -313,13 +328,17 @@ def memory_rows(samples: list[tuple[int, int]]) -> list[list[str]]:
             for done, kib in samples]
 
 
-def run_rows(server: Server, args: argparse.Namespace, rows: dict[Key, Row]) -> None:
-    """Each mode at concurrency C (throughput, latency under load), then at 1 (latency alone)."""
-    for concurrency, warmup, requests in ((args.concurrency, args.warmup, args.requests),
-                                          (1, args.warmup_1, args.requests_1)):
+def run_rows(server: Server, args: argparse.Namespace, rows: dict[Key, Row],
+             paced: bool = False) -> None:
+    """Instant upstream: each mode at concurrency C (throughput, latency under load), then at
+    1 (latency alone). Paced upstream: each mode at C, the clients' starts spread."""
+    plans = ([(args.concurrency, args.warmup_paced, args.requests, RAMP_S)] if paced else
+             [(args.concurrency, args.warmup, args.requests, 0.0),
+              (1, args.warmup_1, args.requests_1, 0.0)])
+    for concurrency, warmup, requests, ramp_s in plans:
         for stream in (False, True):
-            rows[server.name, stream, concurrency] = measure(
-                server, stream, concurrency, warmup, requests, args.row_seconds)
+            rows[server.name, stream, concurrency, paced] = measure(
+                server, stream, concurrency, warmup, requests, args.row_seconds, ramp_s=ramp_s)
 
 
 def parse() -> argparse.Namespace:
@@ -331,6 +350,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--memory-requests", type=int,
                         help=f"through the gateway for the RSS samples ({MEMORY_REQUESTS:,})")
     parser.add_argument("--no-workers-2", action="store_true", help="skip the 2-worker rows")
+    parser.add_argument("--no-paced", action="store_true",
+                        help="skip the rows against the paced simulator")
     args = parser.parse_args()
     quick = args.quick
     args.requests = args.requests or (QUICK_REQUESTS if quick else REQUESTS)
@@ -339,6 +360,7 @@ def parse() -> argparse.Namespace:
     args.warmup = QUICK_WARMUP if quick else WARMUP
     args.requests_1 = QUICK_REQUESTS_1 if quick else REQUESTS_1
     args.warmup_1 = QUICK_WARMUP_1 if quick else WARMUP_1
+    args.warmup_paced = QUICK_WARMUP_PACED if quick else WARMUP_PACED
     args.row_seconds = QUICK_ROW_SECONDS_MAX if quick else ROW_SECONDS_MAX
     if min(args.requests, args.concurrency, args.memory_requests) < 1:
         parser.error("--requests, --concurrency and --memory-requests must be ≥ 1")
@@ -353,28 +375,32 @@ def main() -> int:
           f"tokenomy {version('tokenomy')}, litellm {version('litellm')}, uvicorn "
           f"{version('uvicorn')}, uvloop {version('uvloop')}. Concurrency C = "
           f"{args.concurrency}: N = {args.requests:,} requests per row at most, a row stops at "
-          f"{args.row_seconds:.0f} s, after {args.warmup:,} warm-up; concurrency 1: "
+          f"{args.row_seconds:.0f} s, after {args.warmup:,} warm-up ({args.warmup_paced:,} "
+          f"against the simulator paced at {PACED_TOKENS_PER_S} tokens/s, the clients' starts "
+          f"spread over {RAMP_S:g} s); concurrency 1: "
           f"N = {args.requests_1:,} after {args.warmup_1:,}. Memory: "
           f"{args.memory_requests:,} requests at C.\n")
     rows: dict[Key, Row] = {}
     samples: list[tuple[int, int]] = []
     with tempfile.TemporaryDirectory(prefix="tokenomy-bench-gateway-") as name:
         tmp = Path(name)
-        with simulator(tmp) as sim:
-            run_rows(sim, args, rows)
-            with tokenomy(tmp, sim.port, workers=1) as gateway:
-                run_rows(gateway, args, rows)
-                samples = measure(gateway, False, args.concurrency, args.warmup,
-                                  args.memory_requests, RUN_SECONDS_MAX,
-                                  rss_pid=server_pid(gateway)).summary.rss_kib
-            if not args.no_workers_2:
-                with tokenomy(tmp, sim.port, workers=2) as gateway:
-                    run_rows(gateway, args, rows)
-            try:
-                with litellm(tmp, sim.port) as proxy:
-                    run_rows(proxy, args, rows)
-            except RuntimeError as exc:  # the other rows stand; ratios to LiteLLM say n/a
-                print(f"LiteLLM's proxy is not available: {exc}", file=sys.stderr)
+        for paced in (False, True)[:1 if args.no_paced else 2]:
+            with simulator(tmp, PACED_TOKENS_PER_S if paced else 0) as sim:
+                run_rows(sim, args, rows, paced)
+                with tokenomy(tmp, sim.port, workers=1) as gateway:
+                    run_rows(gateway, args, rows, paced)
+                    if not paced:
+                        samples = measure(gateway, False, args.concurrency, args.warmup,
+                                          args.memory_requests, RUN_SECONDS_MAX,
+                                          rss_pid=server_pid(gateway)).summary.rss_kib
+                if not args.no_workers_2:
+                    with tokenomy(tmp, sim.port, workers=2) as gateway:
+                        run_rows(gateway, args, rows, paced)
+                try:
+                    with litellm(tmp, sim.port) as proxy:
+                        run_rows(proxy, args, rows, paced)
+                except RuntimeError as exc:  # the other rows stand; ratios to LiteLLM say n/a
+                    print(f"LiteLLM's proxy is not available: {exc}", file=sys.stderr)
     print_table(["scenario", "requests/s", "N", "latency p50 / p95 / p99 ms",
                  "added p50 / p95 / p99 ms", "server says p50 / p95 / p99 ms",
                  "req/s vs LiteLLM", "errors", "server CPU µs/req", "load-gen CPU µs/req"],
@@ -395,9 +421,9 @@ def main() -> int:
     return 0
 
 
-def order(item: tuple[Key, Row]) -> tuple[int, bool, int]:
-    (name, stream, concurrency), _ = item
-    return (-concurrency, stream, list(LABELS).index(name))
+def order(item: tuple[Key, Row]) -> tuple[int, bool, bool, int]:
+    (name, stream, concurrency, paced), _ = item
+    return (-concurrency, paced, stream, list(LABELS).index(name))
 
 
 if __name__ == "__main__":

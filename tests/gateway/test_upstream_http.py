@@ -165,3 +165,39 @@ def test_a_refused_connection_and_an_unsendable_header_fail_before_sending() -> 
         await client.aclose()
 
     asyncio.run(main())
+
+
+def test_waiting_counts_requests_suspended_on_an_upstream_and_returns_to_zero() -> None:
+    """``waiting``: requests whose upstream owes them bytes (the gateway's writer treats the
+    others as busy). It drops when bytes arrive, on a cancel and on a timeout."""
+    release = asyncio.Event()
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            request = await _request(reader)
+            if request.endswith(b"silent"):
+                await asyncio.sleep(5)
+            await release.wait()
+            writer.write(OK)
+
+    async def test(client: UpstreamClient, url: str) -> None:
+        calls = [asyncio.create_task(client.post(url, {}, b"x")) for _ in range(3)]
+        while client.waiting < 3:
+            await asyncio.sleep(0.01)
+        release.set()
+        for call in calls:
+            response = await call
+            assert await response.aread() == b'{"ok":true}'
+        assert client.waiting == 0
+        cancelled = asyncio.create_task(client.post(url, {}, b"silent"))
+        while client.waiting < 1:
+            await asyncio.sleep(0.01)
+        cancelled.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        assert client.waiting == 0
+        with pytest.raises(httpx.ReadTimeout):
+            await client.post(url, {}, b"silent")
+        assert client.waiting == 0
+
+    _serve(script, test, timeout_s=0.3)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from pathlib import Path
+from typing import cast
 
-from tokenomy.gateway.writer import LedgerWriter
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tokenomy.gateway.writer import BATCH_TRANSFERS_MAX, Job, LedgerWriter, batches
 from tokenomy.ledger.budgets import LEDGER_USD, set_budget
 from tokenomy.ledger.charges import levels, reserve_transfers
-from tokenomy.ledger.types import CreateTransferResult
+from tokenomy.ledger.types import CreateTransferResult, Transfer
 from tokenomy.store import open_gateway_store
 
 R = CreateTransferResult
@@ -78,3 +83,54 @@ def test_a_lone_request_commits_inline_and_gets_the_same_results(tmp_path: Path)
         writer.stop()
     assert writer.inline == 2 and writer.batches == 1
     store.close()
+
+
+def test_on_the_loop_one_turn_s_submissions_commit_together(tmp_path: Path) -> None:
+    """``on_loop``: what is submitted during one turn of the event loop is one transaction,
+    each caller answered with its own results, a batch cut at the transfer limit."""
+    store = open_gateway_store(f"sqlite:///{tmp_path / 'l.db'}", time.time_ns)
+    set_budget(store, "org", 1_000, LEDGER_USD, at=time.time_ns())
+    set_budget(store, "org/team", 500, LEDGER_USD, at=time.time_ns())
+    chain = levels(store, "org/team")
+    writer = LedgerWriter(store, on_loop=True)
+    writer.start()
+
+    async def run() -> list[list[R]]:
+        jobs = [writer.submit(reserve_transfers(chain, 100, f"r{i}")) for i in range(8)]
+        return await asyncio.gather(*jobs)
+
+    results = asyncio.run(run())
+    writer.stop()
+    assert results[:5] == [[R.OK, R.OK]] * 5  # in order: the team level holds five of 100
+    assert all(r[0] is R.EXCEEDS_CREDITS for r in results[5:])
+    assert writer.batches == 1 and writer.inline == 0
+    assert store.verify() == []
+    store.close()
+
+
+def test_on_the_loop_a_store_error_reaches_every_caller_of_its_batch(tmp_path: Path) -> None:
+    store = open_gateway_store(f"sqlite:///{tmp_path / 'e.db'}", time.time_ns)
+    set_budget(store, "org", 1_000, LEDGER_USD, at=time.time_ns())
+    chain = levels(store, "org")
+    writer = LedgerWriter(store, on_loop=True)
+    store.close()  # every statement now fails
+
+    async def run() -> list[BaseException | list[R]]:
+        jobs = [writer.submit(reserve_transfers(chain, 10, f"e{i}")) for i in range(3)]
+        return await asyncio.gather(*jobs, return_exceptions=True)
+
+    outcomes = asyncio.run(run())
+    assert len(outcomes) == 3 and all(isinstance(o, Exception) for o in outcomes)
+    assert writer.batches == 0
+
+
+@given(sizes=st.lists(st.integers(min_value=0, max_value=BATCH_TRANSFERS_MAX), max_size=40))
+def test_batches_keep_order_and_never_pass_the_limit(sizes: list[int]) -> None:
+    jobs = [Job([cast(Transfer, None)] * n) for n in sizes]
+    cut = batches(jobs)
+    assert [j for batch in cut for j in batch] == jobs  # every job once, in order
+    assert all(batch and sum(len(j.transfers) for j in batch) <= BATCH_TRANSFERS_MAX
+               for batch in cut)
+    for before, after in itertools.pairwise(cut):  # a cut only where the next would not fit
+        assert (sum(len(j.transfers) for j in before) + len(after[0].transfers)
+                > BATCH_TRANSFERS_MAX)

@@ -50,6 +50,7 @@ def serve(
     import uvicorn
 
     from tokenomy.gateway import create_app
+    from tokenomy.gateway.app import WORKERS_ENV
     from tokenomy.pricing import BookError
     from tokenomy.store import StoreError, parse_url
 
@@ -74,6 +75,7 @@ def serve(
         fail("--demo runs one worker")
     # Workers are separate processes: they read the same settings from the environment.
     os.environ["TOKENOMY_DATABASE_URL"] = chosen.database_url
+    os.environ[WORKERS_ENV] = str(workers)
     if chosen.config_path:
         os.environ["TOKENOMY_CONFIG"] = str(Path(chosen.config_path).resolve())
     uvicorn.run("tokenomy.gateway.app:app_from_environment", factory=True, host=chosen.host,

@@ -149,7 +149,14 @@ class Admission:
         self.clock_ns, self.monotonic = clock_ns, monotonic
         self._keys: dict[str, tuple[float, Caller | None]] = {}
         self.in_flight = 0  # requests between arrival and their answer (set by the proxy)
+        self.upstream_waiting: Callable[[], int] = lambda: 0  # of those, idle (the proxy sets it)
         self._buckets: dict[tuple[str, str], Bucket] = {}
+
+    def alone(self) -> bool:
+        """No other request is busy in this process: the in-flight ones, if any, are idle
+        until their upstream sends more. A commit then runs inline (nothing would share its
+        fsync, and the loop has nothing else to do); otherwise the writer thread batches."""
+        return self.in_flight - self.upstream_waiting() <= 1
 
     # -- who ---------------------------------------------------------------------------
     async def authenticate(self, secret: str) -> Caller:
@@ -250,7 +257,7 @@ class Admission:
         transfers = reserve_transfers(chain, max(ticket.reserved.total, 1), ticket.request_id,
                                       self.reservation_timeout_s)
         results = await self.writer.submit(transfers, durable=False,  # see commit_batch
-                                           alone=self.in_flight <= 1)
+                                           alone=self.alone())
         if all(r is R.OK for r in results):
             return
         if ticket.credits:  # refused: the credits held go back
@@ -282,7 +289,7 @@ class Admission:
         if not holds:
             return
         results = await self.writer.submit([h.hold(self.reservation_timeout_s) for h in holds],
-                                           durable=False, alone=self.in_flight <= 1)
+                                           durable=False, alone=self.alone())
         ticket.credits = [h for h, r in zip(holds, results, strict=True) if r is R.OK]
         if ticket.credits:
             rest = uncovered(ticket.estimate, {h.grade: h.tokens for h in ticket.credits})
@@ -343,7 +350,7 @@ class Admission:
         if response is not None and ticket.idempotency_key:
             done = ((ticket.caller.key.id, ticket.idempotency_key, *response),)
         results = await self.writer.submit([*transfers, *credit_transfers], (record,), done,
-                                           alone=self.in_flight <= 1)
+                                           alone=self.alone())
         self.refund_tokens(ticket, usage.total if usage is not None else 0)
         if payment is not None and transfers:
             assert self.facilitator is not None

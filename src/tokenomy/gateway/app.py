@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -46,9 +47,12 @@ from tokenomy.settlement.v1 import register_v1_network
 from tokenomy.store import StoreError, open_gateway_store, parse_url
 from tokenomy.store.ledger_sqlite import SQLiteLedger
 
+WORKERS_ENV = "TOKENOMY_SERVE_WORKERS"  # set by ``tokenomy serve --workers N`` for its workers
 
-def create_app(settings: Settings) -> FastAPI:
-    """The app for ``settings``; the store opens (and migrates) when the server starts."""
+
+def create_app(settings: Settings, workers: int = 1) -> FastAPI:
+    """The app for ``settings``; the store opens (and migrates) when the server starts.
+    ``workers``: how many processes serve this app (their ledger commits contend)."""
     restore_recursion_limit()  # see tokenomy._recursion: deep JSON must not crash a thread
 
     pricing = pricing_context(settings)
@@ -62,7 +66,9 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.schema_version = ledger.migrate()  # already done: answers the version
         if isinstance(ledger, SQLiteLedger) and ledger.path != ":memory:":
             ledger.checkpoint_in_background()  # no request's commit pays for a checkpoint
-        writer = LedgerWriter(ledger)
+        # One process on SQLite commits on its event loop; with several, or with PostgreSQL
+        # (a network round trip), a thread commits while the loop goes on (.writer).
+        writer = LedgerWriter(ledger, on_loop=isinstance(ledger, SQLiteLedger) and workers == 1)
         writer.start()
         # A lean HTTP/1.1 client of our own (upstream_http): httpx's pool cost ~3 ms of CPU
         # per request under concurrency, aiohttp's ~0.15 ms, this one ~0.05 ms.
@@ -161,7 +167,7 @@ def app_from_environment() -> FastAPI:
     """The app as a worker process builds it (``tokenomy serve --workers N``)."""
     from tokenomy.config import load_settings
 
-    return create_app(load_settings())
+    return create_app(load_settings(), workers=int(os.environ.get(WORKERS_ENV, "2")))
 
 
 def pricing_context(settings: Settings) -> Pricing:

@@ -97,6 +97,7 @@ class Gateway:
                  metrics: Metrics, routing: str, groups: Sequence[ModelGroup] = (),
                  paywall: Paywall | None = None) -> None:
         self.admission, self.pool, self.client = admission, pool, client
+        admission.upstream_waiting = lambda: client.waiting
         self.metrics, self.routing = metrics, routing
         self.groups = {g.name: g for g in groups}
         self.paywall = paywall
@@ -130,7 +131,7 @@ class Gateway:
         if auth is not None:  # the hold spends the nonce: a duplicate finds it taken
             results = await self.admission.writer.submit(
                 [facilitator.hold_transfer(offer, auth)], durable=False,
-                alone=self.admission.in_flight <= 1)
+                alone=self.admission.alone())
             verdict = facilitator.verdict_of(results[0], auth)
         if auth is None or not verdict.is_valid:
             self.metrics.refused(verdict.invalid_reason or "payment_invalid")

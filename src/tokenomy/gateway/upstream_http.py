@@ -196,6 +196,7 @@ class UpstreamResponse:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+            self._conn.client.waiting -= 1
 
     # -- reading ---------------------------------------------------------------------------
     async def _wait(self) -> None:
@@ -206,9 +207,12 @@ class UpstreamResponse:
         loop = client.loop
         self._waiter = waiter = loop.create_future()
         self._timer = loop.call_at(self.last_read_s + client.timeout_s, self._check_timeout)
+        client.waiting += 1  # until _wake (the task is runnable from then) or a cancel
         try:
             await waiter
         finally:
+            if waiter.cancelled():
+                client.waiting -= 1
             self._waiter = None
             if self._timer is not None:
                 self._timer.cancel()
@@ -298,6 +302,9 @@ class UpstreamClient:
         self._pool: dict[Key, list[_Connection]] = {}  # idle, newest last
         self._open = 0  # connections open or opening
         self._room: deque[asyncio.Future[None]] = deque()  # waiting for a connection slot
+        # Requests suspended until an upstream sends them more (not those it has woken, which
+        # wait for the loop): the gateway tells a lone busy request from a crowd by it.
+        self.waiting = 0
 
     async def post(self, url: str, headers: Mapping[str, str], content: bytes,
                    ) -> UpstreamResponse:
