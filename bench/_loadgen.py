@@ -8,9 +8,10 @@ It shares the cores with the servers it measures, so it is made cheap: against t
 at concurrency 50 it spent 30 µs of CPU per JSON request and 200 µs per 34-event stream, where
 ``aiohttp.ClientSession`` (also on uvloop) spent 115 µs and 400 µs (``getrusage``, 2-vCPU VM).
 
-Each client loops without pause: the first ``warmup`` requests sent are not recorded, the
-next ``requests`` are (no barrier between the two: the measured ones start in the steady
-state). With ``ramp_s``, each client's first request waits a random 0..ramp_s (fixed seed).
+Each client loops without pause: the first ``warmup`` requests sent (or those sent in the
+first ``warmup_s_max``) are not recorded, the next ``requests`` are (no barrier between the
+two: the measured ones start in the steady state). With ``ramp_s``, each client's first
+request waits a random 0..ramp_s (fixed seed).
 
 Any status but 200, a stream without ``[DONE]`` or a closed connection is an error; error
 latencies are not recorded.
@@ -48,6 +49,7 @@ class Plan:
     run_seconds_max: float  # the whole run, warm-up included, is cancelled after this
     rss_pid: int = 0  # sample this process's VmRSS after every 10% of requests; 0: none
     ramp_s: float = 0.0  # each client's first request waits a random 0..ramp_s (fixed seed)
+    warmup_s_max: float = 3_600.0  # the warm-up also ends this long after the start
 
 
 @dataclass(slots=True)
@@ -63,6 +65,7 @@ class Summary:
     rss_kib: list[tuple[int, int]] = field(default_factory=list)  # (requests done, VmRSS KiB)
     notes: list[str] = field(default_factory=list)
     timed_out: bool = False
+    warmup: int = 0  # warm-up requests sent
 
     def note(self, text: str) -> None:
         if len(self.notes) < ERROR_NOTES_MAX and text[:160] not in self.notes:
@@ -217,25 +220,26 @@ async def _run(plan: Plan) -> Summary:
     marks = [plan.requests * k // RSS_SAMPLES for k in range(1, RSS_SAMPLES + 1)]
     conns = [await _open(plan.port) for _ in range(plan.concurrency)]
     perf = time.perf_counter
-    issued = 0
+    warm, issued = 0, 0  # sent: warm-up requests, measured ones
     in_window, last_in_window = 0, 0.0  # responses before the row's time limit
-
     measure_from = 0.0
-    total = plan.warmup + plan.requests
+    warm_until = perf() + plan.warmup_s_max  # warm-up ends here if not by count
     stagger = random.Random(RAMP_SEED)
     starts = sorted(stagger.uniform(0, plan.ramp_s) for _ in range(plan.concurrency))
 
     async def client(slot: int) -> None:
-        nonlocal issued, in_window, last_in_window, measure_from
+        nonlocal warm, issued, in_window, last_in_window, measure_from
         if plan.ramp_s:
             await asyncio.sleep(starts[slot])
-        while issued < total:
-            measured = issued >= plan.warmup
+        while issued < plan.requests:
+            measured = bool(measure_from) or warm >= plan.warmup or perf() >= warm_until
             if measured:
                 measure_from = measure_from or perf()
                 if perf() >= measure_from + plan.seconds_max:
                     break
-            issued += 1
+                issued += 1
+            else:
+                warm += 1
             deadline = measure_from + plan.seconds_max
             start = perf()
             try:
@@ -283,7 +287,8 @@ async def _run(plan: Plan) -> Summary:
     summary.latency_ms = {p: v * 1e3 for p, v in percentiles(latencies).items()}
     summary.overhead_ms = percentiles(overheads)
     cpu = (cpu_end.ru_utime - cpu_start.ru_utime) + (cpu_end.ru_stime - cpu_start.ru_stime)
-    summary.cpu_us_per_request = cpu / max(plan.warmup + summary.requests, 1) * 1e6
+    summary.warmup = warm
+    summary.cpu_us_per_request = cpu / max(warm + summary.requests, 1) * 1e6
     return summary
 
 

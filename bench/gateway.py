@@ -9,8 +9,10 @@ the gateway's RSS samples.
 
 Every server is a subprocess on a free loopback port: the simulator (``tokenomy upstream
 simulate --tokens-per-s 0``: no pacing, 32-token replies; then one at 200 tokens/s, with its
-own servers in front), our gateway (a fresh SQLite database
-and key per gateway; 1 worker, then 2), and LiteLLM's proxy (1 worker, no database, telemetry
+own servers in front), a proxy that only forwards (``bench/_forward_proxy.py``, uvicorn and
+the gateway's upstream client: the floor under any proxy's added latency here), our gateway (a
+fresh SQLite database and key per gateway; 1 worker, then 1 worker on the httpx upstream
+client, then 2 workers), and LiteLLM's proxy (1 worker, no database, telemetry
 and the remote cost map off, ``LITELLM_LOG=WARNING`` so it keeps no access log, as ours keeps
 none). The load generator (``bench/_loadgen.py``) is another process keeping exactly C requests
 in flight over C keep-alive connections. Every request is the same ``sim-small`` chat with
@@ -77,8 +79,9 @@ WARMUP_1 = 50
 QUICK_WARMUP_1 = 20
 PACED_TOKENS_PER_S = 200  # the simulator's default speed
 RAMP_S = 1.0  # paced rows: each client starts at a random moment within this (fixed seed)
-WARMUP_PACED = 900  # ~3 s at ~300 requests/s: the ramp is over before measuring
+WARMUP_PACED = 900  # ~3 s at ~300 requests/s: the ramp is over before measuring …
 QUICK_WARMUP_PACED = 400
+WARMUP_PACED_S_MAX = 4.0  # … or 4 s, whichever comes first (LiteLLM serves ~10 streams/s)
 CONCURRENCY = 50
 MEMORY_REQUESTS = 100_000
 QUICK_MEMORY_REQUESTS = 10_000
@@ -162,13 +165,25 @@ def simulator(tmp: Path, tokens_per_s: int) -> contextlib.AbstractContextManager
     return serving("simulator", argv, tmp, "/v1/models", port)
 
 
+def forward(tmp: Path, upstream: int) -> contextlib.AbstractContextManager[Server]:
+    """The floor: a proxy that only forwards, with the gateway's upstream client."""
+    port = free_port()
+    argv = [sys.executable, str(Path(__file__).with_name("_forward_proxy.py")),
+            f"http://127.0.0.1:{upstream}{PATH}", str(port)]
+    return serving("forward", argv, tmp, "/healthz", port)
+
+
 @contextlib.contextmanager
-def tokenomy(tmp: Path, upstream: int, workers: int) -> Iterator[Server]:
-    """Our gateway on a fresh SQLite database, with a key whose budget never runs out."""
-    home = Path(tempfile.mkdtemp(prefix=f"tokenomy-{workers}w-", dir=tmp))
+def tokenomy(tmp: Path, upstream: int, workers: int, client: str = "builtin",
+             ) -> Iterator[Server]:
+    """Our gateway on a fresh SQLite database, with a key whose budget never runs out;
+    ``client``: its upstream client (``[gateway] upstream_client``)."""
+    name = f"tokenomy-{workers}w" if client == "builtin" else f"tokenomy-{client}"
+    home = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=tmp))
     url = f"sqlite:///{home / 'tokenomy.db'}"
     config = home / "tokenomy.toml"
-    config.write_text(f'[database]\nurl = "{url}"\n\n[[upstream]]\nname = "sim"\n'
+    config.write_text(f'[database]\nurl = "{url}"\n\n[gateway]\nupstream_client = "{client}"\n\n'
+                      f'[[upstream]]\nname = "sim"\n'
                       f'kind = "openai"\nbase_url = "http://127.0.0.1:{upstream}/v1"\n'
                       f'models = ["sim-small", "sim-large"]\n')
     env = {**os.environ, "TOKENOMY_DATABASE_URL": url}
@@ -181,7 +196,7 @@ def tokenomy(tmp: Path, upstream: int, workers: int) -> Iterator[Server]:
     port = free_port()
     argv = [str(BIN / "tokenomy"), "serve", "--config", str(config), "--port", str(port),
             "--workers", str(workers)]
-    with serving(f"tokenomy-{workers}w", argv, home, "/healthz", port, env) as server:
+    with serving(name, argv, home, "/healthz", port, env) as server:
         yield Server(server.name, port, server.process, server.log, token)
 
 
@@ -223,21 +238,22 @@ class Row:
 
 
 def measure(server: Server, stream: bool, concurrency: int, warmup: int, requests: int,
-            seconds_max: float, rss_pid: int = 0, ramp_s: float = 0.0) -> Row:
+            seconds_max: float, rss_pid: int = 0, ramp_s: float = 0.0,
+            warmup_s_max: float = RUN_SECONDS_MAX) -> Row:
     token = "sk-bench" if server.name == "litellm" else server.token
     print(f"  {server.name}, {'streaming' if stream else 'non-streaming'}, concurrency "
           f"{concurrency}: {warmup:,} + ≤ {requests:,} requests, ≤ {seconds_max:.0f} s …",
           file=sys.stderr, flush=True)
     cpu_before = cpu_seconds(server.process.pid)
     summary = run(Plan(server.port, PATH, body(stream), token, concurrency, warmup, requests,
-                       stream, seconds_max, RUN_SECONDS_MAX, rss_pid, ramp_s))
+                       stream, seconds_max, RUN_SECONDS_MAX, rss_pid, ramp_s, warmup_s_max))
     cpu = cpu_seconds(server.process.pid) - cpu_before
     if server.process.poll() is not None:
         summary.note(f"{server.name} EXITED with {server.process.returncode}")
     if summary.errors or summary.notes:
         print(f"  {server.name}: {summary.errors} errors {summary.notes}; log tail:\n"
               + server.tail(), file=sys.stderr)
-    return Row(summary, cpu / max(warmup + summary.requests, 1) * 1e6)
+    return Row(summary, cpu / max(summary.warmup + summary.requests, 1) * 1e6)
 
 
 def server_pid(server: Server) -> int:
@@ -250,7 +266,9 @@ def server_pid(server: Server) -> int:
 
 # -- the tables -------------------------------------------------------------------------------
 LABELS = {"simulator": "direct to the simulator (reference)",
+          "forward": "forward-only proxy (the floor)",
           "tokenomy-1w": "tokenomy serve, 1 worker",
+          "tokenomy-httpx": "tokenomy serve, 1 worker, httpx upstream client",
           "tokenomy-2w": "tokenomy serve, 2 workers",
           "litellm": "LiteLLM proxy, 1 worker (reference)"}
 Key = tuple[str, bool, int, bool]  # server, streaming, concurrency, paced upstream
@@ -302,7 +320,7 @@ def target_rows(rows: dict[Key, Row]) -> list[list[str]]:
     table = []
     for key in rows:
         name, _, concurrency, paced = key
-        if not name.startswith("tokenomy"):
+        if name not in ("tokenomy-1w", "tokenomy-2w"):  # the default upstream client
             continue
         who = label(key)
         extra = added(rows, key) or {}
@@ -338,7 +356,8 @@ def run_rows(server: Server, args: argparse.Namespace, rows: dict[Key, Row],
     for concurrency, warmup, requests, ramp_s in plans:
         for stream in (False, True):
             rows[server.name, stream, concurrency, paced] = measure(
-                server, stream, concurrency, warmup, requests, args.row_seconds, ramp_s=ramp_s)
+                server, stream, concurrency, warmup, requests, args.row_seconds, ramp_s=ramp_s,
+                warmup_s_max=WARMUP_PACED_S_MAX if paced else RUN_SECONDS_MAX)
 
 
 def parse() -> argparse.Namespace:
@@ -350,6 +369,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--memory-requests", type=int,
                         help=f"through the gateway for the RSS samples ({MEMORY_REQUESTS:,})")
     parser.add_argument("--no-workers-2", action="store_true", help="skip the 2-worker rows")
+    parser.add_argument("--no-httpx", action="store_true",
+                        help="skip the rows of the gateway on the httpx upstream client")
     parser.add_argument("--no-paced", action="store_true",
                         help="skip the rows against the paced simulator")
     args = parser.parse_args()
@@ -393,6 +414,11 @@ def main() -> int:
                         samples = measure(gateway, False, args.concurrency, args.warmup,
                                           args.memory_requests, RUN_SECONDS_MAX,
                                           rss_pid=server_pid(gateway)).summary.rss_kib
+                with forward(tmp, sim.port) as proxy:
+                    run_rows(proxy, args, rows, paced)
+                if not args.no_httpx:
+                    with tokenomy(tmp, sim.port, workers=1, client="httpx") as gateway:
+                        run_rows(gateway, args, rows, paced)
                 if not args.no_workers_2:
                     with tokenomy(tmp, sim.port, workers=2) as gateway:
                         run_rows(gateway, args, rows, paced)

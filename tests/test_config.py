@@ -138,6 +138,7 @@ GATEWAY = """\
 routing = "fastest"
 upstream_timeout_s = 30
 reservation_timeout_s = 120
+upstream_client = "httpx"
 
 [[upstream]]
 name = "openai"
@@ -168,6 +169,7 @@ def test_upstreams_and_model_groups_are_read(tmp_path: Path) -> None:
     path.write_text(GATEWAY)
     s = load_settings(env={}, config_path=path)
     assert (s.routing, s.upstream_timeout_s, s.reservation_timeout_s) == ("fastest", 30, 120)
+    assert s.upstream_client == "httpx" and Settings().upstream_client == "builtin"
     openai, local = s.upstreams
     assert openai.base_url == "https://api.openai.com/v1" and openai.weight == 3
     assert openai.joules_per_token == Decimal("0.4") and openai.models == ("gpt-4o",)
@@ -179,6 +181,7 @@ def test_upstreams_and_model_groups_are_read(tmp_path: Path) -> None:
 @pytest.mark.parametrize("text, message", [
     ('[gateway]\nrouting = "random"', "routing"),
     ('[gateway]\nupstream_timeout_s = 0', "upstream_timeout_s"),
+    ('[gateway]\nupstream_client = "aiohttp"', "upstream_client"),
     ('[gateway]\nupstream_timeout_s = 600\nreservation_timeout_s = 600', "must exceed"),
     ('[[upstream]]\nname = "a"\nkind = "gemini"\nbase_url = "http://x"', "kind"),
     ('[[upstream]]\nname = "a"\nkind = "openai"\nbase_url = "ftp://x"', "base_url"),

@@ -22,6 +22,7 @@ built-in defaults, the TOML file, environment variables, command-line flags.
     routing = "cheapest"            # cheapest | fastest | greenest
     upstream_timeout_s = 600        # one upstream call, first byte to last
     reservation_timeout_s = 900     # a reservation left open this long is released
+    upstream_client = "builtin"     # or "httpx": slower, honours HTTPS_PROXY and friends
 
     [[upstream]]
     name = "openai"
@@ -71,6 +72,7 @@ DEFAULT_MODEL = "gpt-4o"
 
 
 ROUTING_STRATEGIES = ("cheapest", "fastest", "greenest")
+UPSTREAM_CLIENTS = ("builtin", "httpx")  # [gateway] upstream_client
 UPSTREAM_KINDS = ("openai", "anthropic")
 DEFAULT_UPSTREAM_TIMEOUT_S = 600
 DEFAULT_RESERVATION_TIMEOUT_S = 900
@@ -131,6 +133,7 @@ class Settings:
     routing: str = "cheapest"
     upstream_timeout_s: int = DEFAULT_UPSTREAM_TIMEOUT_S
     reservation_timeout_s: int = DEFAULT_RESERVATION_TIMEOUT_S
+    upstream_client: str = "builtin"  # builtin | httpx (gateway/upstream_httpx.py)
     upstreams: tuple[UpstreamSpec, ...] = ()
     model_groups: tuple[ModelGroup, ...] = ()
     x402: X402Settings = X402Settings()
@@ -183,6 +186,10 @@ def load_settings(
     if reservation_timeout_s <= upstream_timeout_s:
         raise ConfigError("[gateway] reservation_timeout_s must exceed upstream_timeout_s, or a "
                           "reservation could lapse while its call is still running")
+    upstream_client = gateway.get("upstream_client", "builtin")
+    if upstream_client not in UPSTREAM_CLIENTS:
+        raise ConfigError(f"[gateway] upstream_client must be one of "
+                          f"{', '.join(UPSTREAM_CLIENTS)}, got {upstream_client!r}")
     upstreams = _upstreams(data.get("upstream", []))
     model_groups = _model_groups(data.get("model_group", []))
     x402 = _x402(_table(data, "x402"))
@@ -211,6 +218,7 @@ def load_settings(
         routing=routing,
         upstream_timeout_s=upstream_timeout_s,
         reservation_timeout_s=reservation_timeout_s,
+        upstream_client=str(upstream_client),
         upstreams=upstreams,
         model_groups=model_groups,
         x402=x402,

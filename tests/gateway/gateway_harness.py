@@ -76,6 +76,7 @@ CONFIG = """
 [gateway]
 upstream_timeout_s = 3
 reservation_timeout_s = 60
+upstream_client = "{upstream_client}"
 
 [pricing]
 books = ["test-book.toml"]
@@ -131,12 +132,14 @@ quality = "frontier"
 
 @contextmanager
 def running_gateway(workdir: Path, url: str, fast: str, slow: str, unpriced: str = "block",
-                    workers: int = 1, extra: str = "") -> Iterator[Gateway]:
+                    workers: int = 1, extra: str = "", upstream_client: str = "builtin",
+                    ) -> Iterator[Gateway]:
     """``tokenomy serve --config`` on ``url`` in front of the simulators (``extra``: more
     TOML tables for the config file)."""
     (workdir / "test-book.toml").write_text(USER_BOOK)
-    (workdir / "tokenomy.toml").write_text(CONFIG.format(fast=fast, slow=slow, unpriced=unpriced,
-                                                         dead_port=free_port()) + extra)
+    (workdir / "tokenomy.toml").write_text(CONFIG.format(
+        fast=fast, slow=slow, unpriced=unpriced, dead_port=free_port(),
+        upstream_client=upstream_client) + extra)
     store = open_gateway_store(url, time.time_ns)
     args = ["--config", str(workdir / "tokenomy.toml"), "--workers", str(workers)]
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -23,8 +24,8 @@ async def _request(reader: asyncio.StreamReader) -> bytes:
     return head + await reader.readexactly(length)
 
 
-def _serve(script: Script, test: Callable[[UpstreamClient, str], Awaitable[None]],
-           timeout_s: float = 5.0) -> None:
+def _serve(script: Script, test: Callable[[Any, str], Awaitable[None]],
+           timeout_s: float = 5.0, client: Callable[[float], Any] = UpstreamClient) -> None:
     """Run ``test`` against a server that runs ``script`` on each connection."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -38,11 +39,11 @@ def _serve(script: Script, test: Callable[[UpstreamClient, str], Awaitable[None]
     async def main() -> None:
         server = await asyncio.start_server(handle, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
-        client = UpstreamClient(timeout_s)
+        caller = client(timeout_s)
         try:
-            await test(client, f"http://127.0.0.1:{port}/v1/chat/completions")
+            await test(caller, f"http://127.0.0.1:{port}/v1/chat/completions")
         finally:
-            await client.aclose()
+            await caller.aclose()
             server.close()
 
     asyncio.run(main())

@@ -153,10 +153,13 @@ class Admission:
         self._buckets: dict[tuple[str, str], Bucket] = {}
 
     def alone(self) -> bool:
-        """No other request is busy in this process: the in-flight ones, if any, are idle
-        until their upstream sends more. A commit then runs inline (nothing would share its
-        fsync, and the loop has nothing else to do); otherwise the writer thread batches."""
-        return self.in_flight - self.upstream_waiting() <= 1
+        """Nothing to batch this request's commit with, so it may run inline. On the loop
+        (SQLite, one worker): no other request is busy, those in flight all wait for their
+        upstream. With a writer thread (PostgreSQL, several workers): no other request is in
+        flight at all, since an inline commit there can wait on another process's lock."""
+        if self.writer.on_loop:
+            return self.in_flight - self.upstream_waiting() <= 1
+        return self.in_flight <= 1
 
     # -- who ---------------------------------------------------------------------------
     async def authenticate(self, secret: str) -> Caller:

@@ -38,7 +38,7 @@ from tokenomy.gateway.metrics import Metrics
 from tokenomy.gateway.paywall import Payment, Paywall, payer_caller, payment_request_id
 from tokenomy.gateway.relay import body_text, counted_usage, usage_of
 from tokenomy.gateway.streams import RelayResponse, StreamRelay, cost_fields
-from tokenomy.gateway.upstream_http import UpstreamClient, UpstreamResponse
+from tokenomy.gateway.upstream_http import UpstreamAnswer, UpstreamCaller
 from tokenomy.gateway.upstreams import Upstream, UpstreamPool
 from tokenomy.ledger.budgets import LEDGER_USDC
 from tokenomy.meter.errors import MeterError
@@ -93,7 +93,7 @@ def secret_of(headers: Mapping[str, str]) -> str:
 class Gateway:
     """The proxy's state for one process: admission, upstreams, HTTP client, metrics."""
 
-    def __init__(self, admission: Admission, pool: UpstreamPool, client: UpstreamClient,
+    def __init__(self, admission: Admission, pool: UpstreamPool, client: UpstreamCaller,
                  metrics: Metrics, routing: str, groups: Sequence[ModelGroup] = (),
                  paywall: Paywall | None = None) -> None:
         self.admission, self.pool, self.client = admission, pool, client
@@ -384,7 +384,7 @@ class Gateway:
         self.metrics.reserved(-1)
         return None
 
-    async def _whole(self, ticket: Ticket, upstream: Upstream, response: UpstreamResponse,
+    async def _whole(self, ticket: Ticket, upstream: Upstream, response: UpstreamAnswer,
                      ttfb_ms: float, sent_s: float) -> Response | None:
         try:
             raw = await response.aread()

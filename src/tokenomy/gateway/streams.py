@@ -31,7 +31,7 @@ from tokenomy.pricing.quote import plain
 
 if TYPE_CHECKING:
     from tokenomy.gateway.proxy import Gateway
-    from tokenomy.gateway.upstream_http import UpstreamResponse
+    from tokenomy.gateway.upstream_http import UpstreamAnswer
     from tokenomy.gateway.upstreams import Upstream
 
 
@@ -63,7 +63,7 @@ class StreamRelay:
     """One stream from an upstream to a client."""
 
     def __init__(self, gateway: Gateway, ticket: Ticket, upstream: Upstream,
-                 response: UpstreamResponse, client_wants_usage: bool, ttfb_ms: float,
+                 response: UpstreamAnswer, client_wants_usage: bool, ttfb_ms: float,
                  ) -> None:
         self.gateway, self.ticket, self.upstream = gateway, ticket, upstream
         self.response, self.client_wants_usage, self.ttfb_ms = response, client_wants_usage, ttfb_ms

@@ -25,7 +25,7 @@ import asyncio
 import ssl
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
-from typing import cast
+from typing import Protocol, cast
 from urllib.parse import urlsplit
 
 import httptools
@@ -42,6 +42,31 @@ BUFFER_BYTES_MAX = 256 * 1024  # received, not yet read: reading pauses beyond i
 USER_AGENT = f"tokenomy/{__version__}"
 
 Key = tuple[str, str, int]  # scheme, host, port
+
+
+class UpstreamAnswer(Protocol):
+    """What the proxy reads of an upstream's answer (this module's, or httpx's)."""
+
+    status_code: int
+    headers: dict[str, str]  # names in lower case
+
+    async def aread(self) -> bytes: ...
+
+    def aiter_raw(self) -> AsyncIterator[bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class UpstreamCaller(Protocol):
+    """The proxy's upstream client: :class:`UpstreamClient`, or
+    :class:`~tokenomy.gateway.upstream_httpx.HttpxUpstreamClient`."""
+
+    waiting: int  # requests suspended until an upstream sends them more
+
+    async def post(self, url: str, headers: Mapping[str, str], content: bytes,
+                   ) -> UpstreamAnswer: ...
+
+    async def aclose(self) -> None: ...
 
 
 class _Target:
