@@ -168,7 +168,8 @@ def simulator(tmp: Path, tokens_per_s: int) -> contextlib.AbstractContextManager
 def forward(tmp: Path, upstream: int) -> contextlib.AbstractContextManager[Server]:
     """The floor: a proxy that only forwards, with the gateway's upstream client."""
     port = free_port()
-    argv = [sys.executable, str(Path(__file__).with_name("_forward_proxy.py")),
+    argv = [sys.executable, "-P",  # -P: bench/x402.py must not shadow the x402 package
+            str(Path(__file__).with_name("_forward_proxy.py")),
             f"http://127.0.0.1:{upstream}{PATH}", str(port)]
     return serving("forward", argv, tmp, "/healthz", port)
 
