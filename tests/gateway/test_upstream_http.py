@@ -1,5 +1,6 @@
 """The upstreams' HTTP/1.1 client against a scripted server: keep-alive reuse, chunked and
-read-until-close bodies, streaming, and each failure as httpx's exception."""
+read-until-close bodies, streaming, and each failure as httpx's exception. The checks marked
+``BOTH`` also run against the httpx client (``[gateway] upstream_client = "httpx"``)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ import httpx
 import pytest
 
 from tokenomy.gateway.upstream_http import UpstreamClient
+from tokenomy.gateway.upstream_httpx import HttpxUpstreamClient
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+BOTH = pytest.mark.parametrize("client", [UpstreamClient, HttpxUpstreamClient],
+                               ids=["builtin", "httpx"])
 OK = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{\"ok\":true}"
 
 
@@ -49,7 +53,8 @@ def _serve(script: Script, test: Callable[[Any, str], Awaitable[None]],
     asyncio.run(main())
 
 
-def test_answers_reuse_one_keep_alive_connection() -> None:
+@BOTH
+def test_answers_reuse_one_keep_alive_connection(client: Callable[[float], Any]) -> None:
     connections = []
 
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -59,20 +64,22 @@ def test_answers_reuse_one_keep_alive_connection() -> None:
             assert request.startswith(b"POST /v1/chat/completions HTTP/1.1\r\n")
             assert b"content-type: application/json\r\n" in request
             assert request.endswith(b"\r\n\r\n{}")
-            writer.write(OK)
+            writer.write(OK.replace(b"content-type", b"Content-Type"))  # names come lower case
 
-    async def test(client: UpstreamClient, url: str) -> None:
+    async def test(caller: Any, url: str) -> None:
         for _ in range(3):
-            response = await client.post(url, {"content-type": "application/json"}, b"{}")
+            response = await caller.post(url, {"content-type": "application/json"}, b"{}")
             assert (response.status_code, response.headers["content-type"]) == (
                 200, "application/json")
             assert await response.aread() == b'{"ok":true}'
 
-    _serve(script, test)
+    _serve(script, test, client=client)
     assert len(connections) == 1
 
 
-def test_connection_close_is_not_reused_and_chunked_bodies_stream() -> None:
+@BOTH
+def test_connection_close_is_not_reused_and_chunked_bodies_stream(
+        client: Callable[[float], Any]) -> None:
     connections = []
 
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -86,40 +93,43 @@ def test_connection_close_is_not_reused_and_chunked_bodies_stream() -> None:
             await asyncio.sleep(0.01)
         writer.write(b"0\r\n\r\n")
 
-    async def test(client: UpstreamClient, url: str) -> None:
+    async def test(caller: Any, url: str) -> None:
         for _ in range(2):
-            response = await client.post(url, {}, b"")
+            response = await caller.post(url, {}, b"")
             chunks = [chunk async for chunk in response.aiter_raw()]
             await response.aclose()
             assert b"".join(chunks) == b"data: 1\n\ndata: 2\n\n" and len(chunks) >= 2
 
-    _serve(script, test)
+    _serve(script, test, client=client)
     assert len(connections) == 2
 
 
-def test_a_body_without_length_ends_when_the_upstream_closes() -> None:
+@BOTH
+def test_a_body_without_length_ends_when_the_upstream_closes(
+        client: Callable[[float], Any]) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await _request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nall of it")
 
-    async def test(client: UpstreamClient, url: str) -> None:
-        response = await client.post(url, {}, b"x")
+    async def test(caller: Any, url: str) -> None:
+        response = await caller.post(url, {}, b"x")
         assert await response.aread() == b"all of it"
 
-    _serve(script, test)
+    _serve(script, test, client=client)
 
 
-def test_an_informational_answer_is_skipped() -> None:
+@BOTH
+def test_an_informational_answer_is_skipped(client: Callable[[float], Any]) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await _request(reader)
         writer.write(b"HTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\n" + OK)
 
-    async def test(client: UpstreamClient, url: str) -> None:
-        response = await client.post(url, {}, b"x")
+    async def test(caller: Any, url: str) -> None:
+        response = await caller.post(url, {}, b"x")
         assert response.status_code == 200 and "link" not in response.headers
         assert await response.aread() == b'{"ok":true}'
 
-    _serve(script, test)
+    _serve(script, test, client=client)
 
 
 @pytest.mark.parametrize(("answer", "error"), [
@@ -140,18 +150,19 @@ def test_a_broken_answer_is_httpx_s_error(answer: bytes, error: type[Exception])
     _serve(script, test)
 
 
-def test_silence_is_a_read_timeout() -> None:
+@BOTH
+def test_silence_is_a_read_timeout(client: Callable[[float], Any]) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await _request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n12345")
         await asyncio.sleep(5)
 
-    async def test(client: UpstreamClient, url: str) -> None:
-        response = await client.post(url, {}, b"x")  # the head came in time
+    async def test(caller: Any, url: str) -> None:
+        response = await caller.post(url, {}, b"x")  # the head came in time
         with pytest.raises(httpx.ReadTimeout):
             await response.aread()
 
-    _serve(script, test, timeout_s=0.2)
+    _serve(script, test, timeout_s=0.2, client=client)
 
 
 def test_a_refused_connection_and_an_unsendable_header_fail_before_sending() -> None:
@@ -168,7 +179,9 @@ def test_a_refused_connection_and_an_unsendable_header_fail_before_sending() -> 
     asyncio.run(main())
 
 
-def test_waiting_counts_requests_suspended_on_an_upstream_and_returns_to_zero() -> None:
+@BOTH
+def test_waiting_counts_requests_suspended_on_an_upstream_and_returns_to_zero(
+        client: Callable[[float], Any]) -> None:
     """``waiting``: requests whose upstream owes them bytes (the gateway's writer treats the
     others as busy). It drops when bytes arrive, on a cancel and on a timeout."""
     release = asyncio.Event()
@@ -181,24 +194,24 @@ def test_waiting_counts_requests_suspended_on_an_upstream_and_returns_to_zero() 
             await release.wait()
             writer.write(OK)
 
-    async def test(client: UpstreamClient, url: str) -> None:
-        calls = [asyncio.create_task(client.post(url, {}, b"x")) for _ in range(3)]
-        while client.waiting < 3:
+    async def test(caller: Any, url: str) -> None:
+        calls = [asyncio.create_task(caller.post(url, {}, b"x")) for _ in range(3)]
+        while caller.waiting < 3:
             await asyncio.sleep(0.01)
         release.set()
         for call in calls:
             response = await call
             assert await response.aread() == b'{"ok":true}'
-        assert client.waiting == 0
-        cancelled = asyncio.create_task(client.post(url, {}, b"silent"))
-        while client.waiting < 1:
+        assert caller.waiting == 0
+        cancelled = asyncio.create_task(caller.post(url, {}, b"silent"))
+        while caller.waiting < 1:
             await asyncio.sleep(0.01)
         cancelled.cancel()
         with pytest.raises(asyncio.CancelledError):
             await cancelled
-        assert client.waiting == 0
+        assert caller.waiting == 0
         with pytest.raises(httpx.ReadTimeout):
-            await client.post(url, {}, b"silent")
-        assert client.waiting == 0
+            await caller.post(url, {}, b"silent")
+        assert caller.waiting == 0
 
-    _serve(script, test, timeout_s=0.3)
+    _serve(script, test, timeout_s=0.3, client=client)
