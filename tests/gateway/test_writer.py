@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
 import time
 from pathlib import Path
 from typing import cast
@@ -134,3 +135,41 @@ def test_batches_keep_order_and_never_pass_the_limit(sizes: list[int]) -> None:
     for before, after in itertools.pairwise(cut):  # a cut only where the next would not fit
         assert (sum(len(j.transfers) for j in before) + len(after[0].transfers)
                 > BATCH_TRANSFERS_MAX)
+
+
+def test_on_the_loop_a_busy_store_is_waited_for_by_a_thread_not_the_loop(
+        tmp_path: Path) -> None:
+    """While another thread is in a transaction on the store (a long report, say), the loop's
+    batches go to a worker thread: the loop goes on turning, and the commits land after."""
+    store = open_gateway_store(f"sqlite:///{tmp_path / 'b.db'}", time.time_ns)
+    set_budget(store, "org", 1_000, LEDGER_USD, at=time.time_ns())
+    chain = levels(store, "org")
+    writer = LedgerWriter(store, on_loop=True)
+    holding, release = threading.Event(), threading.Event()
+
+    def long_read() -> None:
+        with store._transaction(store._begin_read):  # type: ignore[attr-defined]
+            holding.set()
+            release.wait(10)
+
+    async def run() -> tuple[list[list[R]], int]:
+        reader = asyncio.get_running_loop().run_in_executor(None, long_read)
+        await asyncio.get_running_loop().run_in_executor(None, holding.wait)
+        jobs = asyncio.gather(*(writer.submit(reserve_transfers(chain, 10, f"b{i}"), alone=i == 0)
+                                for i in range(3)))
+        ticks = 0
+        while ticks < 20:  # the loop turns while the store is held
+            await asyncio.sleep(0.005)
+            ticks += 1
+        assert not jobs.done()
+        release.set()
+        results = await jobs
+        await reader
+        return results, ticks
+
+    results, ticks = asyncio.run(run())
+    writer.stop()
+    assert results == [[R.OK]] * 3 and ticks == 20
+    assert writer.handed_off >= 1 and writer.inline == 0
+    assert store.verify() == []
+    store.close()

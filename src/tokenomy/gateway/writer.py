@@ -45,6 +45,8 @@ class BatchStore(Protocol):
                      done: Sequence[tuple[str, str, int, str, str]] = (),
                      durable: bool = True) -> list[CreateTransferResult]: ...
 
+    def busy(self) -> bool: ...
+
 
 @dataclass(slots=True)
 class Job:
@@ -64,6 +66,7 @@ class LedgerWriter:
         self._store = store
         self.on_loop = on_loop
         self._pending: list[Job] = []  # on_loop: submitted during this turn of the loop
+        self.handed_off = 0  # on_loop: turns whose batches a worker thread committed
         self._flush: asyncio.Handle | None = None
         self._queue: queue.Queue[Any] = queue.Queue(QUEUE_MAX)
         self._thread = threading.Thread(target=self._run, name="tokenomy-ledger-writer",
@@ -78,9 +81,11 @@ class LedgerWriter:
 
     def stop(self) -> None:
         """Finish what is queued, then end the thread."""
-        if self._flush is not None:
+        if self._flush is not None:  # on the loop's thread, waiting for the store is fine now
             self._flush.cancel()
-            self._commit_pending()
+            self._flush = None
+            pending, self._pending = self._pending, []
+            self._commit_all(pending, False)
         if self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join()
@@ -96,15 +101,19 @@ class LedgerWriter:
         the writer is idle too, the commit runs right here, sparing two thread hand-offs (or,
         on the loop, a turn of it)."""
         invariant(len(transfers) <= BATCH_TRANSFERS_MAX, "a job fits in one batch")
-        if self.on_loop and not (alone and not self._pending):
-            return await self._on_loop(Job(transfers, records, done, durable))
-        if alone and self._queue.empty() and self._committing.acquire(blocking=False):
+        if self.on_loop:
+            now = alone and not self._pending and not self._store.busy()
+        else:
+            now = alone and self._queue.empty()
+        if now and self._committing.acquire(blocking=False):
             try:
                 results = self._store.commit_batch(transfers, records, done, durable=durable)
             finally:
                 self._committing.release()
             self.inline += 1
             return results
+        if self.on_loop:
+            return await self._on_loop(Job(transfers, records, done, durable))
         loop = asyncio.get_running_loop()
         job = Job(transfers, records, done, durable, loop, loop.create_future())
         try:
@@ -124,11 +133,20 @@ class LedgerWriter:
         return results
 
     def _commit_pending(self) -> None:
-        """The loop's turn: commit what was submitted since the last turn, in batches."""
+        """The loop's turn: commit what was submitted since the last turn, in batches. While
+        another thread is in a transaction on the store (a report's read, say), the batches
+        go to a worker thread instead: the loop never waits for the store's lock."""
         self._flush = None
         pending, self._pending = self._pending, []
+        if self._store.busy():
+            asyncio.get_running_loop().run_in_executor(None, self._commit_all, pending, True)
+            self.handed_off += 1
+            return
+        self._commit_all(pending, False)
+
+    def _commit_all(self, pending: list[Job], threaded: bool) -> None:
         for batch in batches(pending):
-            self._commit(batch)
+            self._commit(batch, threaded)
 
     def _run(self) -> None:
         stopping = False
@@ -153,7 +171,9 @@ class LedgerWriter:
                 count += len(nxt.transfers)
             self._commit(jobs)
 
-    def _commit(self, jobs: list[Job]) -> None:
+    def _commit(self, jobs: list[Job], threaded: bool = True) -> None:
+        """Commit ``jobs`` as one transaction and answer each: on the loop's thread directly,
+        from any other thread through the loop (``threaded``)."""
         if not jobs:
             return
         transfers = [t for j in jobs for t in j.transfers]
@@ -165,7 +185,7 @@ class LedgerWriter:
                                                    durable=any(j.durable for j in jobs))
         except Exception as exc:  # the store's error goes to every waiting caller
             for job in jobs:
-                self._answer(job, exc)
+                self._answer(job, exc, threaded)
             return
         self.batches += 1
         invariant(len(results) == len(transfers), "one result per transfer")
@@ -173,9 +193,10 @@ class LedgerWriter:
         for job in jobs:
             job.results = results[at: at + len(job.transfers)]
             at += len(job.transfers)
-            self._answer(job, None)
+            self._answer(job, None, threaded)
 
-    def _answer(self, job: Job, error: Exception | None) -> None:
+    @staticmethod
+    def _answer(job: Job, error: Exception | None, threaded: bool) -> None:
         future, loop = job.future, job.loop
         assert future is not None and loop is not None
 
@@ -187,7 +208,7 @@ class LedgerWriter:
             else:
                 future.set_exception(error)
 
-        if self.on_loop:
+        if not threaded:
             settle()
             return
         with suppress(RuntimeError):  # a closed loop: nobody is waiting any more

@@ -175,6 +175,11 @@ class SQLLedger(GatewayTables, ReportTables):
         self._lock = threading.Lock()
         self._encode: Callable[[int], object] = self.u128  # rebound by a dialect if faster
 
+    def busy(self) -> bool:
+        """A transaction is open on this store's connection, in some thread (a new one would
+        wait for it)."""
+        return self._lock.locked()
+
     # -- the dialect's part ------------------------------------------------------------
     def u128(self, value: int) -> object:
         raise NotImplementedError
