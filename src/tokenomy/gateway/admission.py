@@ -142,14 +142,15 @@ class Admission:
     def __init__(self, store: SQLLedger, writer: LedgerWriter, pricing: Pricing,
                  reservation_timeout_s: int, clock_ns: Callable[[], int] = time.time_ns,
                  monotonic: Callable[[], float] = time.monotonic,
-                 facilitator: LedgerFacilitator | None = None) -> None:
+                 facilitator: LedgerFacilitator | None = None,
+                 upstream_waiting: Callable[[], int] = lambda: 0) -> None:
         self.store, self.writer, self.pricing = store, writer, pricing
         self.facilitator = facilitator
         self.reservation_timeout_s = reservation_timeout_s
         self.clock_ns, self.monotonic = clock_ns, monotonic
         self._keys: dict[str, tuple[float, Caller | None]] = {}
         self.in_flight = 0  # requests between arrival and their answer (set by the proxy)
-        self.upstream_waiting: Callable[[], int] = lambda: 0  # of those, idle (the proxy sets it)
+        self.upstream_waiting = upstream_waiting  # of those, how many wait for their upstream
         self._buckets: dict[tuple[str, str], Bucket] = {}
 
     def alone(self) -> bool:

@@ -97,7 +97,6 @@ class Gateway:
                  metrics: Metrics, routing: str, groups: Sequence[ModelGroup] = (),
                  paywall: Paywall | None = None) -> None:
         self.admission, self.pool, self.client = admission, pool, client
-        admission.upstream_waiting = lambda: client.waiting
         self.metrics, self.routing = metrics, routing
         self.groups = {g.name: g for g in groups}
         self.paywall = paywall

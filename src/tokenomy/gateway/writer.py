@@ -13,8 +13,8 @@ Where the commits run:
   submit queues its job and the next turn of the loop commits everything queued during this
   one. A SQLite commit is local CPU plus one fsync; on a busy machine, handing it to a thread
   cost more than it saved: the thread waits for a core and for the GIL at every statement, and
-  the loop waits for the thread (``bench/gateway.py``: 2.5 ms → 0.2 ms per commit at 300
-  requests/s, and 12% more requests/s at saturation).
+  the loop waits for the thread (traced at 300 requests/s: 2.7 ms → 0.2 ms per commit at the
+  p50; ``bench/gateway_ab.py``: 1.28× the JSON requests/s at saturation).
 - **On a writer thread** (the default; PostgreSQL, and SQLite with several workers, whose
   commits may wait for each other's write lock): the loop never waits for a commit. The queue
   is bounded (:data:`QUEUE_MAX`); a full queue is back-pressure, not loss. A lone request
