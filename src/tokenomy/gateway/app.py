@@ -68,8 +68,13 @@ def create_app(settings: Settings, workers: int = 1) -> FastAPI:
         if isinstance(ledger, SQLiteLedger) and ledger.path != ":memory:":
             ledger.checkpoint_in_background()  # no request's commit pays for a checkpoint
         # One process on SQLite commits on its event loop; with several, or with PostgreSQL
-        # (a network round trip), a thread commits while the loop goes on (.writer).
-        writer = LedgerWriter(ledger, on_loop=isinstance(ledger, SQLiteLedger) and workers == 1)
+        # (a network round trip), a thread commits while the loop goes on. On the loop, a
+        # thread syncs the WAL while the loop serves (.writer).
+        if isinstance(ledger, SQLiteLedger) and workers == 1:
+            writer = LedgerWriter(ledger, on_loop=True,
+                                  sync=ledger.sync_wal if ledger.wal else None)
+        else:
+            writer = LedgerWriter(ledger)
         writer.start()
         # By default a lean HTTP/1.1 client of our own (upstream_http): httpx's pool costs ~3
         # ms of CPU per request under concurrency, this one ~0.05 ms; httpx where configured

@@ -130,7 +130,7 @@ class Gateway:
         if auth is not None:  # the hold spends the nonce: a duplicate finds it taken
             results = await self.admission.writer.submit(
                 [facilitator.hold_transfer(offer, auth)], durable=False,
-                alone=self.admission.alone())
+                alone=self.admission.alone(), quiet=self.admission.quiet())
             verdict = facilitator.verdict_of(results[0], auth)
         if auth is None or not verdict.is_valid:
             self.metrics.refused(verdict.invalid_reason or "payment_invalid")
@@ -244,6 +244,7 @@ class Gateway:
         if claimed:
             return None
         if found.state == "done":
+            await self.admission.writer.synced()  # what it replays is on disk before it goes
             return Response(found.body.encode("utf-8"), status_code=found.status,
                             media_type=found.content_type,
                             headers={"x-tokenomy-request-id": found.request_id,

@@ -12,11 +12,19 @@ and connection of its own every :data:`CHECKPOINT_INTERVAL_S` (a checkpoint chan
 and no durability: committed frames are already synced in the WAL), and leaves the committing
 connection only a fallback at :data:`FALLBACK_CHECKPOINT_PAGES`, which also lets the WAL
 restart from its beginning.
+
+A writer on an event loop may also take the fsync off its commits: it commits with
+``durable=False`` (``synchronous=NORMAL``: the WAL frames are written, not synced), then a
+thread calls :meth:`SQLiteLedger.sync_wal` (one ``fdatasync`` of the WAL file), and the callers
+are answered after that. The WAL is one sequence, so one sync makes every commit written before
+it durable: what ``synchronous=FULL`` does at each commit, done once for a group
+(``tokenomy.gateway.writer``).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Collection, Sequence
@@ -39,6 +47,7 @@ SYNCHRONOUS = ("full", "normal")
 CHECKPOINT_INTERVAL_S = 0.25  # background checkpoints: at most this far apart
 FALLBACK_CHECKPOINT_PAGES = 10_000  # the committing connection checkpoints past this (40 MiB)
 BUSY_TIMEOUT_MS = 60_000  # how long a writer waits for the file's write lock
+_datasync = getattr(os, "fdatasync", os.fsync)  # macOS has only fsync
 _U128_TEXT = "%039d".__mod__  # u128 as fixed-width text: text order is numeric order
 _IN_CHUNK = 500  # ids per ``IN (…)`` (SQLite's parameter limit is 32,766)
 _MARKS = ["", *(", ".join("?" * n) for n in range(1, _IN_CHUNK + 1))]
@@ -83,6 +92,10 @@ class SQLiteLedger(SQLLedger):
         self._new_last: int | None = None
         self._new_next: int | None = None
         self._checkpointer: _Checkpointer | None = None
+        self.wal = False  # the journal is a WAL (not so for ":memory:")
+        self._wal_path = f"{os.path.abspath(path)}-wal"
+        self._wal_fd: int | None = None  # sync_wal's own descriptor of the WAL file
+        self._wal_lock = threading.Lock()
 
     @classmethod
     def open(cls, path: str, clock: Callable[[], int], synchronous: str = "full",
@@ -95,11 +108,11 @@ class SQLiteLedger(SQLLedger):
                              timeout=busy_timeout_ms / 1000)
         try:
             db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-            db.execute("PRAGMA journal_mode=WAL")
+            wal = db.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
             db.execute(f"PRAGMA synchronous={synchronous.upper()}")
             db.execute("PRAGMA foreign_keys=ON")
             store = cls(db, path, clock)
-            store.synchronous = synchronous
+            store.synchronous, store.wal = synchronous, wal
             store.migrate()
         except BaseException:
             db.close()
@@ -257,6 +270,19 @@ class SQLiteLedger(SQLLedger):
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
 
+    def sync_wal(self) -> None:
+        """``fdatasync`` the WAL file: every commit written before the call is on disk when it
+        returns, as if it had committed with ``synchronous=FULL``. Callable from any thread
+        while others commit: it uses a descriptor of its own, not the connection. The WAL
+        stays the same file while this connection is open (SQLite removes it only when the
+        last connection closes), and a checkpoint syncs the WAL before copying it, so frames
+        overwritten when the WAL restarts were on disk already."""
+        invariant(self.wal, "a WAL to sync")
+        with self._wal_lock:
+            if self._wal_fd is None:
+                self._wal_fd = os.open(self._wal_path, os.O_RDONLY | os.O_CLOEXEC)
+            _datasync(self._wal_fd)
+
     def checkpoint_in_background(self, interval_s: float = CHECKPOINT_INTERVAL_S) -> None:
         """Checkpoint from a thread of its own from now until :meth:`close` (a file only)."""
         invariant(self.path != ":memory:" and self._checkpointer is None,
@@ -270,6 +296,10 @@ class SQLiteLedger(SQLLedger):
         if self._checkpointer is not None:
             self._checkpointer.stop()
             self._checkpointer = None
+        with self._wal_lock:
+            if self._wal_fd is not None:
+                os.close(self._wal_fd)
+                self._wal_fd = None
         self._db.close()
 
 
