@@ -134,15 +134,11 @@ class LedgerWriter:
         invariant(len(transfers) <= BATCH_TRANSFERS_MAX, "a job fits in one batch")
         if self.on_loop:
             now = alone and not self._pending and not self._store.busy()
-            if (now and (quiet or not durable or self._sync is None)
-                    and self._committing.acquire(blocking=False)):
-                try:  # nothing to wait for: the commit (synced here if durable) is the answer
-                    results = self._store.commit_batch(transfers, records, done,
-                                                       durable=durable)
-                finally:
-                    self._committing.release()
-                self.inline += 1
-                return results
+            if now and (quiet or not durable or self._sync is None):
+                # nothing to wait for: the commit (synced here if durable) is the answer
+                results = self._commit_here(transfers, records, done, durable)
+                if results is not None:
+                    return results
             loop = asyncio.get_running_loop()
             job = Job(transfers, records, done, durable, loop, loop.create_future())
             if now and self._committing.acquire(blocking=False):
@@ -157,14 +153,10 @@ class LedgerWriter:
                     self._flush = loop.call_soon(self._commit_pending)
             assert job.future is not None
             return await job.future  # answered already, or after a turn of the loop or a sync
-        now = alone and self._queue.empty()
-        if now and self._committing.acquire(blocking=False):
-            try:
-                results = self._store.commit_batch(transfers, records, done, durable=durable)
-            finally:
-                self._committing.release()
-            self.inline += 1
-            return results
+        if alone and self._queue.empty():
+            results = self._commit_here(transfers, records, done, durable)
+            if results is not None:
+                return results
         loop = asyncio.get_running_loop()
         job = Job(transfers, records, done, durable, loop, loop.create_future())
         try:
@@ -173,6 +165,19 @@ class LedgerWriter:
             await asyncio.to_thread(self._queue.put, job)
         assert job.future is not None
         return await job.future
+
+    def _commit_here(self, transfers: Sequence[Transfer], records: Sequence[RequestRecord],
+                     done: Sequence[tuple[str, str, int, str, str]], durable: bool,
+                     ) -> list[CreateTransferResult] | None:
+        """Commit on the caller's thread, unless another commit is running (None)."""
+        if not self._committing.acquire(blocking=False):
+            return None
+        try:
+            results = self._store.commit_batch(transfers, records, done, durable=durable)
+        finally:
+            self._committing.release()
+        self.inline += 1
+        return results
 
     async def synced(self) -> None:
         """Return once every durable job committed so far is on disk: at once, unless the
