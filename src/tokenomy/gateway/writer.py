@@ -91,7 +91,6 @@ class LedgerWriter:
         self.inline = 0  # of which ran on the caller's thread (the writer was idle)
         self._committing = threading.Lock()  # held by whoever commits: the thread or inline
         # on_loop with ``sync``: durable jobs whose commit waits for a sync of the log
-        self._sync = sync
         self._syncer = _Syncer(sync, self._synced) if sync is not None else None
         self._unsynced: list[Job] = []  # committed since the sync in flight began
         self._syncing: list[Job] | None = None  # covered by the sync in flight
@@ -134,7 +133,7 @@ class LedgerWriter:
         invariant(len(transfers) <= BATCH_TRANSFERS_MAX, "a job fits in one batch")
         if self.on_loop:
             now = alone and not self._pending and not self._store.busy()
-            if now and (quiet or not durable or self._sync is None):
+            if now and (quiet or not durable or self._syncer is None):
                 # nothing to wait for: the commit (synced here if durable) is the answer
                 results = self._commit_here(transfers, records, done, durable)
                 if results is not None:
@@ -183,7 +182,7 @@ class LedgerWriter:
         """Return once every durable job committed so far is on disk: at once, unless the
         writer defers its syncs and one is owed. For answers read back from the store (an
         idempotent replay) rather than written by this request."""
-        if self._sync is None or (self._syncing is None and not self._unsynced):
+        if self._syncer is None or (self._syncing is None and not self._unsynced):
             return
         loop = asyncio.get_running_loop()
         job = Job((), loop=loop, future=loop.create_future())
@@ -242,7 +241,7 @@ class LedgerWriter:
     def _commit_locked(self, jobs: list[Job], threaded: bool) -> None:
         # On the loop with a syncer, the commit writes the log without syncing it and the
         # durable jobs wait for the syncer's next sync; a worker thread syncs as it commits.
-        defer = self._sync is not None and not threaded and not self._stopped
+        defer = self._syncer is not None and not threaded and not self._stopped
         transfers = [t for j in jobs for t in j.transfers]
         records = [r for j in jobs for r in j.records]
         done = [d for j in jobs for d in j.done]
@@ -285,12 +284,8 @@ class LedgerWriter:
         self._start_sync()
 
     def _sync_now(self, jobs: list[Job]) -> None:
-        assert self._sync is not None
-        error: Exception | None = None
-        try:
-            self._sync()
-        except Exception as exc:  # every waiting caller learns the log may not be durable
-            error = exc
+        assert self._syncer is not None
+        error = self._syncer.sync()
         self.syncs += 1
         for job in jobs:
             self._answer(job, error, False)
@@ -338,14 +333,19 @@ class _Syncer:
             self._asked.acquire()
             if self._stopping:
                 return
-            error: Exception | None = None
-            try:
-                self._sync()
-            except Exception as exc:  # the waiting callers learn the log may not be durable
-                error = exc
+            error = self.sync()
             assert self._loop is not None
             with suppress(RuntimeError):  # a closed loop: nobody is waiting any more
                 self._loop.call_soon_threadsafe(self._done, error)
+
+    def sync(self) -> Exception | None:
+        """One sync on the caller's thread; its error, for the callers waiting on it (the log
+        may not be durable)."""
+        try:
+            self._sync()
+        except Exception as exc:
+            return exc
+        return None
 
     def stop(self) -> None:
         """After the sync in flight, if any."""
